@@ -1,0 +1,363 @@
+"""``Cluster``: a pydantic model class that declares a part of the keyspace.
+
+Declaring a cluster compiles it once, at class creation, into a
+:class:`ClusterSpec` (its templates, keys, child clusters and typed
+placeholders). A tree of :class:`ClusterNode` objects, one per path from a
+root, resolves what depends on the path: inherited parameters and TTLs.
+Everything a request needs is precomputed here so that binding
+``repo.user(1).age`` only renders strings.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticUndefined
+
+from ._codec import Codec, codec_for
+from ._errors import DeclarationError
+from ._keys import INHERIT, MISSING, Inherit, Key, TTLArg, ttl_ms
+from ._template import Param, Template, make_param, overlaps, parse_template
+
+__all__ = ["RESERVED_NAMES", "Cluster", "ClusterNode", "ClusterSpec", "KeyNode", "KeySpec"]
+
+# Attributes of bound handles; a field with one of these names would be
+# unreachable through ``repo.<cluster>.<name>``.
+RESERVED_NAMES = frozenset(
+    {
+        "aclose",
+        "clear",
+        "client",
+        "close",
+        "describe",
+        "get_full_prefix",
+        "key",
+        "node",
+        "subkeys",
+    }
+)
+
+_IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KeySpec:
+    """A compiled key declaration (independent of where its cluster is nested)."""
+
+    name: str
+    template: Template
+    annotation: Any
+    codec: Codec[Any]
+    default: Any
+    ttl: int | None | Inherit
+
+    def fresh_default(self) -> Any:
+        """A copy of the declared default that callers may mutate freely."""
+        default = self.default
+        return default if isinstance(default, _IMMUTABLE) else copy.deepcopy(default)
+
+    @property
+    def default_factory(self) -> Callable[[], Any] | None:
+        """``fresh_default``, or ``None`` when the key declares no default."""
+        return None if self.default is MISSING else self.fresh_default
+
+    def load(self, reply: bytes | str, name: str) -> Any:
+        """Decode a stored value of the key named ``name``."""
+        return self.codec.load(reply, key=name)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ClusterSpec:
+    """A compiled cluster declaration."""
+
+    cls: type[Cluster]
+    prefix: Template | None
+    ttl: int | None | Inherit
+    keys: dict[str, KeySpec]
+    children: dict[str, type[Cluster]]
+    param_types: dict[str, Any]
+
+
+class Cluster(BaseModel):
+    """Base class of keyspace declarations.
+
+    Subclass it with class keywords ``prefix`` (a template such as
+    ``"user:{user_id}"``) and ``ttl`` (seconds, ``timedelta`` or ``None``);
+    annotate keys as ``Key[T]`` and nested clusters with their class.
+    Annotate a placeholder's name (``user_id: int``) to type the parameter.
+    """
+
+    model_config = ConfigDict(
+        ignored_types=(Key,), arbitrary_types_allowed=True, protected_namespaces=()
+    )
+
+    __keyspace__: ClassVar[ClusterSpec]
+    __keyspace_options__: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(
+        cls, *, prefix: str | None = None, ttl: TTLArg = INHERIT, **kwargs: Any
+    ) -> None:
+        # Class keywords reach both hooks; consume them here so that
+        # pydantic's own ``__init_subclass__`` does not see them.
+        super().__init_subclass__(**kwargs)
+        cls.__keyspace_options__ = {"prefix": prefix, "ttl": ttl}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__pydantic_complete__:
+            cls.__keyspace__ = _compile(cls)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The declared keyspace below this class, as plain data (see ``ClusterNode.describe``)."""
+        return root_node(cls).describe(default_ttl_ms=INHERIT)
+
+
+def spec_of(cls: type[Cluster]) -> ClusterSpec:
+    """The compiled spec of ``cls``, compiling it now if forward references delayed it."""
+    spec = cls.__dict__.get("__keyspace__")
+    if spec is None:
+        if not cls.__pydantic_complete__ and not cls.model_rebuild(raise_errors=False):
+            raise DeclarationError(
+                f"{cls.__name__}: annotations could not be resolved; define the classes they"
+                " name first, or call model_rebuild()"
+            )
+        spec = cls.__keyspace__ = _compile(cls)
+    return spec
+
+
+_COMPILING: set[type[Cluster]] = set()  # the classes being compiled, to catch cycles
+
+
+def _compile(cls: type[Cluster]) -> ClusterSpec:
+    options = cls.__keyspace_options__
+    name = cls.__name__
+    for attr, value in cls.__dict__.items():
+        if isinstance(value, Key) and attr not in cls.model_fields:
+            raise DeclarationError(f"{name}.{attr}: a key needs a type, e.g. '{attr}: Key[int]'")
+    prefix = options["prefix"]
+    prefix_template = None if prefix is None else parse_template(prefix, where=f"{name} prefix")
+    cluster_ttl = ttl_ms(options["ttl"], f"{name} ttl")
+
+    keys: dict[str, KeySpec] = {}
+    children: dict[str, type[Cluster]] = {}
+    typed: dict[str, Any] = {}
+    for field_name, info in cls.model_fields.items():
+        where = f"{name}.{field_name}"
+        annotation = info.annotation
+        if field_name in RESERVED_NAMES:
+            raise DeclarationError(
+                f"{where}: the name {field_name!r} shadows the bound-cluster attribute of the"
+                " same name; rename the field (the key's template can keep the name)"
+            )
+        if get_origin(annotation) is Key or annotation is Key:
+            keys[field_name] = _compile_key(field_name, annotation, info.default, where)
+        elif isinstance(annotation, type) and issubclass(annotation, Cluster):
+            if annotation is cls or annotation in _COMPILING:
+                raise DeclarationError(f"{where}: cluster {annotation.__name__} contains itself")
+            _COMPILING.add(cls)
+            try:
+                child = spec_of(annotation)
+            finally:
+                _COMPILING.discard(cls)
+            if child.prefix is None:
+                raise DeclarationError(
+                    f"{where}: nested cluster {annotation.__name__} has no prefix; declare it"
+                    f" with 'class {annotation.__name__}(Cluster, prefix=...)'"
+                )
+            children[field_name] = annotation
+        else:
+            typed[field_name] = annotation
+
+    placeholders = set(prefix_template.params if prefix_template else ())
+    for key in keys.values():
+        placeholders.update(key.template.params)
+    for field_name in typed:
+        if field_name not in placeholders:
+            raise DeclarationError(
+                f"{name}.{field_name}: not a Key[...], a nested Cluster, or the type of one of"
+                f" this cluster's placeholders ({', '.join(sorted(placeholders)) or 'none'})"
+            )
+    _check_siblings(name, keys, children)
+    return ClusterSpec(cls, prefix_template, cluster_ttl, keys, children, typed)
+
+
+def _compile_key(field_name: str, annotation: Any, declared: Any, where: str) -> KeySpec:
+    args = get_args(annotation)
+    if not args:
+        raise DeclarationError(f"{where}: a key needs a type, e.g. '{field_name}: Key[int]'")
+    value_type = args[0]
+    options = declared if isinstance(declared, Key) else Key(default=declared)
+    default = MISSING if options.default is PydanticUndefined else options.default
+    template = parse_template(options.template or field_name, where=where)
+    codec = codec_for(value_type, strict=options.strict)
+    if default is not MISSING:
+        try:
+            codec.validate(default)
+        except ValueError as exc:
+            raise DeclarationError(
+                f"{where}: default {default!r} is not a valid {value_type!r}: {exc}"
+            ) from None
+    ttl = ttl_ms(options.ttl, f"{where} ttl")
+    return KeySpec(field_name, template, value_type, codec, default, ttl)
+
+
+def _check_siblings(
+    name: str, keys: dict[str, KeySpec], children: dict[str, type[Cluster]]
+) -> None:
+    members: list[tuple[str, Template, bool]] = [
+        (key_name, spec.template, False) for key_name, spec in keys.items()
+    ]
+    for child_name, child in children.items():
+        prefix = spec_of(child).prefix
+        assert prefix is not None  # checked by the caller
+        members.append((child_name, prefix, True))
+    for i, (a_name, a, a_prefix) in enumerate(members):
+        for b_name, b, b_prefix in members[i + 1 :]:
+            if overlaps(a, a_prefix, b, b_prefix):
+                raise DeclarationError(
+                    f"{name}: {a_name!r} ({a.text!r}) and {b_name!r} ({b.text!r}) can produce"
+                    " the same key names; give them distinct literal segments"
+                )
+
+
+@dataclass(eq=False, slots=True)
+class KeyNode:
+    """A key at one position in a keyspace tree."""
+
+    spec: KeySpec
+    cluster: ClusterNode
+    own_params: tuple[Param, ...]
+    ttl: int | None | Inherit  # resolved through the clusters; INHERIT = settings default
+    literal: str | None  # the rendered template when it has no own placeholders
+
+    @property
+    def where(self) -> str:
+        return f"{self.cluster.spec.cls.__name__}.{self.spec.name} (template {self.spec.template.text!r})"
+
+
+@dataclass(eq=False, slots=True)
+class ClusterNode:
+    """A cluster at one position in a keyspace tree (a class may appear at several)."""
+
+    spec: ClusterSpec
+    parent: ClusterNode | None
+    field_name: str  # the attribute that reaches it from its parent ("" for a root)
+    own_params: tuple[Param, ...]
+    path_params: frozenset[str]  # every placeholder bound once this cluster is bound
+    ttl: int | None | Inherit
+    keys: dict[str, KeyNode] = field(default_factory=dict)
+    children: dict[str, ClusterNode] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.cls.__name__
+
+    @property
+    def where(self) -> str:
+        prefix = self.spec.prefix
+        return f"{self.name} (template {prefix.text!r})" if prefix else self.name
+
+    def template_path(self) -> str:
+        """The full prefix template from the root, e.g. ``root:user:{user_id}``."""
+        parts: list[str] = []
+        node: ClusterNode | None = self
+        while node is not None:
+            if node.spec.prefix is not None:
+                parts.append(node.spec.prefix.text)
+            node = node.parent
+        return ":".join(reversed(parts))
+
+    def describe(self, default_ttl_ms: int | None | Inherit) -> dict[str, Any]:
+        """Prefix template, parameters, keys (types, templates, resolved TTLs) and subclusters."""
+        full = self.template_path()
+
+        def ttl_of(ms: int | None | Inherit) -> float | str | None:
+            ms = default_ttl_ms if ms is INHERIT else ms
+            if ms is INHERIT:
+                return "default"
+            return None if ms is None else _seconds(ms)
+
+        return {
+            "cluster": self.name,
+            "prefix": full,
+            "params": [p.name for p in self.own_params],
+            "ttl": ttl_of(self.ttl),
+            "keys": {
+                name: {
+                    "key": f"{full}:{key.spec.template.text}" if full else key.spec.template.text,
+                    "type": _type_repr(key.spec.annotation),
+                    "params": [p.name for p in key.own_params],
+                    "default": None if key.spec.default is MISSING else key.spec.default,
+                    "has_default": key.spec.default is not MISSING,
+                    "ttl": ttl_of(key.ttl),
+                }
+                for name, key in self.keys.items()
+            },
+            "clusters": {
+                name: child.describe(default_ttl_ms) for name, child in self.children.items()
+            },
+        }
+
+
+def _seconds(ms: int) -> float | int:
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def _type_repr(annotation: Any) -> str:
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
+
+
+_ROOTS: dict[type[Cluster], ClusterNode] = {}
+
+
+def root_node(cls: type[Cluster]) -> ClusterNode:
+    """The keyspace tree rooted at ``cls`` (built once per class)."""
+    node = _ROOTS.get(cls)
+    if node is None:
+        node = _ROOTS[cls] = _build(cls, None, "", frozenset(), (cls,))
+    return node
+
+
+def _build(
+    cls: type[Cluster],
+    parent: ClusterNode | None,
+    field_name: str,
+    inherited: frozenset[str],
+    lineage: tuple[type[Cluster], ...],
+) -> ClusterNode:
+    spec = spec_of(cls)
+    own = tuple(
+        make_param(
+            p, spec.param_types.get(p), f"cluster {cls.__name__} (template {spec.prefix.text!r})"
+        )
+        for p in (spec.prefix.params if spec.prefix else ())
+        if p not in inherited
+    )
+    path_params = inherited | {p.name for p in own}
+    ttl = spec.ttl if spec.ttl is not INHERIT or parent is None else parent.ttl
+    node = ClusterNode(spec, parent, field_name, own, path_params, ttl)
+    for name, key in spec.keys.items():
+        where = f"key {cls.__name__}.{name} (template {key.template.text!r})"
+        key_params = tuple(
+            make_param(p, spec.param_types.get(p), where)
+            for p in key.template.params
+            if p not in path_params
+        )
+        literal = None if key.template.params else key.template.text
+        key_ttl = key.ttl if key.ttl is not INHERIT else ttl
+        node.keys[name] = KeyNode(key, node, key_params, key_ttl, literal)
+    for name, child in spec.children.items():
+        if child in lineage:
+            raise DeclarationError(
+                f"{cls.__name__}.{name}: cluster {child.__name__} contains itself"
+            )
+        node.children[name] = _build(child, node, name, path_params, (*lineage, child))
+    return node

@@ -1,0 +1,76 @@
+"""The exceptions keyspace raises.
+
+Every error derives from :class:`KeyspaceError` and from the builtin that
+matches its meaning, so callers can catch either::
+
+    KeyspaceError
+    ├── DeclarationError        (TypeError)    a cluster class is declared wrongly
+    ├── BindingError            (TypeError)    wrong parameters in a call or ``[x]``
+    ├── InvalidParameterError   (ValueError)   a parameter value cannot be part of a key
+    ├── TTLError                (ValueError)   a TTL that is zero, negative or of a bad type
+    ├── UnsupportedValueError   (TypeError)    a value the codec cannot store faithfully
+    ├── CorruptValueError       (ValueError)   a stored value does not decode to its declared type
+    ├── KeyNotFoundError        (LookupError)  a missing key was read without a default
+    ├── OptionsError            (ValueError)   contradictory options in one call
+    └── SettingsError           (ValueError)   a REDIS_* setting is invalid
+
+Invalid *values* given to ``set()`` raise pydantic's ``ValidationError`` (a
+``ValueError``), unchanged. Errors from the Redis client (connection
+failures, timeouts, server errors) pass through unwrapped.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BindingError",
+    "CorruptValueError",
+    "DeclarationError",
+    "InvalidParameterError",
+    "KeyNotFoundError",
+    "KeyspaceError",
+    "OptionsError",
+    "SettingsError",
+    "TTLError",
+    "UnsupportedValueError",
+]
+
+
+class KeyspaceError(Exception):
+    """Base class of every error raised by keyspace itself."""
+
+
+class DeclarationError(KeyspaceError, TypeError):
+    """A cluster class is declared wrongly; raised when the class is created."""
+
+
+class BindingError(KeyspaceError, TypeError):
+    """Parameters were bound wrongly: missing, surplus, unknown, or a bad ``[x]``."""
+
+
+class InvalidParameterError(KeyspaceError, ValueError):
+    """A parameter value cannot be rendered into a key name safely."""
+
+
+class TTLError(KeyspaceError, ValueError):
+    """A TTL is zero, negative, or not an ``int``, ``float`` or ``timedelta``."""
+
+
+class UnsupportedValueError(KeyspaceError, TypeError):
+    """A value cannot be stored without losing its type (for example an
+    arbitrary object in a ``Key[Any]``)."""
+
+
+class CorruptValueError(KeyspaceError, ValueError):
+    """A value stored in Redis does not decode to the key's declared type."""
+
+
+class KeyNotFoundError(KeyspaceError, LookupError):
+    """A missing key was read and the key declares no default."""
+
+
+class OptionsError(KeyspaceError, ValueError):
+    """Options of one call contradict each other (for example ``nx`` and ``xx``)."""
+
+
+class SettingsError(KeyspaceError, ValueError):
+    """A ``REDIS_*`` setting is invalid; the message names the variable."""

@@ -1,0 +1,248 @@
+"""Binding: the flavour-independent half of the bound cluster and key handles.
+
+``repo.user`` is a cluster handle waiting for its parameters, ``repo.user(1)``
+a bound one, ``repo.user(1).age`` a key handle. Handles are immutable and
+cheap: binding renders strings and allocates one small object. The I/O
+methods live in the async and sync subclasses (``_repository``), which only
+hand plans from ``_plan`` to their executor.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar, Generic, TypeVar
+
+from typing_extensions import Self
+
+from ._cluster import ClusterNode, KeyNode
+from . import _plan as plan
+from ._errors import BindingError, OptionsError, TTLError
+from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
+from ._plan import Call
+from ._template import bind, bind_item
+
+__all__ = ["ClusterHandle", "KeyHandle", "Runtime"]
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """What every handle of one repository shares: the executor and the settings it needs."""
+
+    __slots__ = ("chunk", "default_ttl_ms", "executor", "scan_count")
+
+    def __init__(self, executor: Any, default_ttl_ms: int | None, scan_count: int, chunk: int):
+        self.executor = executor
+        self.default_ttl_ms = default_ttl_ms
+        self.scan_count = scan_count
+        self.chunk = chunk
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}:{name}" if prefix else name
+
+
+class KeyHandle(Generic[T]):
+    """A key at a bound position; ``key`` is its full Redis name."""
+
+    __slots__ = ("_name", "_node", "_prefix", "_rt", "_values")
+
+    def __init__(
+        self,
+        node: KeyNode,
+        prefix: str,
+        name: str | None,
+        values: dict[str, str],
+        runtime: Runtime,
+    ) -> None:
+        self._node = node
+        self._prefix = prefix
+        self._name = name
+        self._values = values
+        self._rt = runtime
+
+    @property
+    def key(self) -> str:
+        """The full Redis key name, e.g. ``"root:user:1:age"``."""
+        name = self._name
+        if name is None:
+            raise BindingError(
+                f"{self._node.where}: missing parameter(s)"
+                f" {', '.join(repr(p.name) for p in self._node.own_params)}; bind them with"
+                f" .{self._node.spec.name}(...) or .{self._node.spec.name}[...]"
+            )
+        return name
+
+    def __call__(self, *args: object, **kwargs: object) -> Self:
+        """Bind the key's own placeholders, positionally in template order or by name."""
+        values = bind(
+            self._own(),
+            self._values,
+            args,
+            kwargs,
+            self._node.where,
+            self._node.cluster.path_params,
+        )
+        return self._bound(values)
+
+    def __getitem__(self, item: object) -> Self:
+        """Bind the key's single placeholder: ``messages.message[5]``."""
+        return self._bound(bind_item(self._own(), self._values, item, self._node.where))
+
+    def _own(self) -> tuple[Any, ...]:
+        if not self._node.own_params:
+            raise BindingError(f"{self._node.where} has no parameters to bind")
+        if self._name is not None:
+            raise BindingError(f"{self._node.where}: parameters are already bound ({self._name!r})")
+        return self._node.own_params
+
+    def _bound(self, values: dict[str, str]) -> Self:
+        name = _join(self._prefix, self._node.spec.template.render(values))
+        return type(self)(self._node, self._prefix, name, values, self._rt)
+
+    def _set(self, value: object, ttl: TTLArg, nx: bool, xx: bool, keepttl: bool) -> Call[bool]:
+        name = self.key
+        if keepttl and ttl is not INHERIT:
+            raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
+        # Validate before anything else can fail on the way to Redis.
+        data = self._node.spec.codec.dump(value)
+        return plan.set_(name, data, self._ttl(ttl), nx=nx, xx=xx, keepttl=keepttl)
+
+    def _ttl(self, ttl: TTLArg) -> int | None:
+        """Resolve a TTL: the call's, the key's, its clusters', the settings default."""
+        ms = ttl_ms(ttl, f"{self._node.where} ttl") if ttl is not INHERIT else self._node.ttl
+        return self._rt.default_ttl_ms if isinstance(ms, Inherit) else ms
+
+    def _expiry(self, ttl: int | float | timedelta) -> int:
+        ms = ttl_ms(ttl, f"{self._node.where} expire")
+        if not isinstance(ms, int):
+            raise TTLError(
+                f"{self._node.where}: expire() needs a positive duration, got {ttl!r};"
+                " use persist() to remove the expiry"
+            )
+        return ms
+
+    def __repr__(self) -> str:
+        shown = (
+            self._name if self._name is not None else f"<unbound {self._node.spec.template.text}>"
+        )
+        return f"<{type(self).__name__} {shown!r}: {self._node.spec.annotation!r}>"
+
+
+class ClusterHandle:
+    """A cluster at a position in the keyspace, bound or waiting for parameters."""
+
+    __slots__ = ("_cache", "_node", "_parent_prefix", "_prefix", "_rt", "_values")
+    # The flavour's classes: navigation builds these, also from a repository.
+    _key_class: ClassVar[type[KeyHandle[Any]]]
+    _cluster_class: ClassVar[type[ClusterHandle]]
+
+    def __init__(
+        self,
+        node: ClusterNode,
+        parent_prefix: str,
+        prefix: str | None,
+        values: dict[str, str],
+        runtime: Runtime,
+    ) -> None:
+        self._node = node
+        self._parent_prefix = parent_prefix
+        self._prefix = prefix
+        self._values = values
+        self._rt = runtime
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        node = self._node
+        key = node.keys.get(name)
+        child = node.children.get(name) if key is None else None
+        if key is None and child is None:
+            raise AttributeError(
+                f"cluster {node.name} has no key or nested cluster {name!r}"
+                f" (keys: {', '.join(node.keys) or 'none'};"
+                f" clusters: {', '.join(node.children) or 'none'})"
+            )
+        prefix = self._require_bound()
+        values = self._values
+        handle: Any
+        full: str | None = None
+        if key is not None:
+            if key.literal is not None:
+                full = _join(prefix, key.literal)
+            elif not key.own_params:
+                full = _join(prefix, key.spec.template.render(values))
+            handle = self._key_class(key, prefix, full, values, self._rt)
+        else:
+            assert child is not None and child.spec.prefix is not None
+            if not child.own_params:
+                full = _join(prefix, child.spec.prefix.render(values))
+            handle = self._cluster_class(child, prefix, full, values, self._rt)
+        self._cache[name] = handle
+        return handle
+
+    def __call__(self, *args: object, **kwargs: object) -> ClusterHandle:
+        """Bind the cluster's placeholders: ``repo.user(1)`` or ``repo.user(user_id=1)``."""
+        values = bind(
+            self._own(), self._values, args, kwargs, self._node.where, self._node.path_params
+        )
+        return self._bound(values)
+
+    def __getitem__(self, item: object) -> ClusterHandle:
+        """Bind the cluster's single placeholder: ``repo.user[1]``."""
+        return self._bound(bind_item(self._own(), self._values, item, self._node.where))
+
+    def _own(self) -> tuple[Any, ...]:
+        if not self._node.own_params:
+            raise BindingError(f"cluster {self._node.where} has no parameters to bind")
+        if self._prefix is not None:
+            raise BindingError(
+                f"cluster {self._node.where}: parameters are already bound ({self._prefix!r})"
+            )
+        return self._node.own_params
+
+    def _bound(self, values: dict[str, str]) -> ClusterHandle:
+        template = self._node.spec.prefix
+        assert template is not None  # only a prefix has parameters to bind
+        prefix = _join(self._parent_prefix, template.render(values))
+        return self._cluster_class(self._node, self._parent_prefix, prefix, values, self._rt)
+
+    def _require_bound(self) -> str:
+        prefix = self._prefix
+        if prefix is None:
+            missing = ", ".join(repr(p.name) for p in self._node.own_params)
+            raise BindingError(
+                f"cluster {self._node.where}: missing parameter(s) {missing}; bind them first"
+                f" with .{self._node.field_name or 'repo'}(...) or [...]"
+            )
+        return prefix
+
+    def get_full_prefix(self) -> str:
+        """The bound prefix, e.g. ``"root:user:1"``."""
+        return self._require_bound()
+
+    def describe(self) -> dict[str, Any]:
+        """This cluster's declared keyspace as plain data, with resolved TTLs."""
+        return self._node.describe(self._rt.default_ttl_ms)
+
+    def _pattern(self, operation: str) -> str:
+        prefix = self._require_bound()
+        if not prefix:
+            if operation == "clear":
+                raise OptionsError(
+                    f"cluster {self._node.name} has no prefix, so clear() would delete every key"
+                    " in the database; give the root cluster a prefix"
+                )
+            return "*"
+        # The separator before '*' keeps user(1) away from user(10) and
+        # "root" away from "rootbeer"; values never contain glob characters.
+        return f"{prefix}:*"
+
+    def __repr__(self) -> str:
+        shown = (
+            self._prefix if self._prefix is not None else f"<unbound {self._node.template_path()}>"
+        )
+        return f"<{type(self).__name__} {self._node.name} {shown!r}>"

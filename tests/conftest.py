@@ -1,0 +1,315 @@
+"""Shared pytest fixtures for the keyspace test-suite.
+
+Fixtures
+--------
+``redis_server_binary`` (session)
+    Absolute path of the ``redis-server`` executable (``$KEYSPACE_REDIS_SERVER`` overrides the
+    ``PATH`` lookup).  Without one the requesting test is skipped -- except when ``CI=true``,
+    where a missing binary is a failure.
+``redis_server`` (session)
+    A private ``redis-server`` started on a free port of 127.0.0.1 (no persistence, data dir and
+    log file in a temporary directory).  Yields a :class:`RedisServer` with ``.host``, ``.port``,
+    ``.url`` (``redis://127.0.0.1:PORT/0``), ``.logfile`` and ``.log_tail()``.  It is terminated
+    at the end of the session.  The shared Redis on port 6379 is never touched.
+``backend`` (function, parametrized with ids ``memory`` and ``redis``)
+    A :class:`Backend`: one clean, isolated Redis for one test.  ``.name``, ``.url``,
+    ``.async_client(decode_responses=False)``, ``.sync_client(decode_responses=False)``.
+    The ``redis`` parameter carries the ``redis_server`` marker and flushes the private server
+    before the test.  Every client created through the factories is closed at teardown.
+``async_client`` (function)
+    ``backend.async_client()`` -- a ``redis.asyncio.Redis`` returning ``bytes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import pytest_asyncio
+import redis
+import redis.asyncio
+
+SHARED_REDIS_PORT = 6379
+STARTUP_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def running_in_ci() -> bool:
+    """True when the ``CI`` environment variable says we run under continuous integration."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def sanitize_name(text: str, *, max_length: int = 60) -> str:
+    """Turn arbitrary text into a lowercase ``[a-z0-9-]`` name usable in a ``memory://`` URL."""
+    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return name[:max_length].strip("-") or "x"
+
+
+# --------------------------------------------------------------------------------------------
+# A private redis-server
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` process started by the test-suite."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes] = field(repr=False)
+    directory: Path
+    logfile: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def log_tail(self, lines: int = 30) -> str:
+        texts = []
+        for path in (self.logfile, self.directory / "stdout.log"):
+            with contextlib.suppress(OSError):
+                texts.append(path.read_text(errors="replace"))
+        tail = "\n".join(t for t in texts if t.strip()).splitlines()[-lines:]
+        return "\n".join(tail) if tail else "<empty log>"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _answers_ping(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.settimeout(0.5)
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _start_redis_server(binary: str, directory: Path, host: str = "127.0.0.1") -> RedisServer:
+    last_error = "redis-server was never started"
+    for attempt in range(5):
+        port = _free_port()
+        if port == SHARED_REDIS_PORT:  # pragma: no cover - the kernel never hands out 6379
+            continue
+        workdir = directory / f"redis-{port}-{attempt}"
+        workdir.mkdir(parents=True)
+        logfile = workdir / "redis.log"
+        command = [
+            binary,
+            "--port", str(port),
+            "--bind", host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(workdir),
+            "--logfile", str(logfile),
+            "--daemonize", "no",
+        ]  # fmt: skip
+        with open(workdir / "stdout.log", "wb") as out:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+        server = RedisServer(host, port, process, workdir, logfile)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if _answers_ping(host, port):
+                return server
+            time.sleep(0.05)
+        still_running = process.poll() is None
+        server.stop()
+        tail = server.log_tail()
+        if not still_running and "in use" in tail.lower():
+            last_error = f"port {port} was taken:\n{tail}"
+            continue  # lost the race for the port: try another one
+        if not still_running:
+            problem = f"exited with code {process.returncode} before answering PING"
+        else:
+            problem = f"did not answer PING within {STARTUP_TIMEOUT:.0f}s"
+        pytest.fail(
+            f"redis-server ({binary}) on {host}:{port} {problem}.\n"
+            f"--- log tail ({logfile}) ---\n{tail}",
+            pytrace=False,
+        )
+    pytest.fail(f"could not start redis-server on a free port: {last_error}", pytrace=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests requesting ``redis_server`` directly get the ``redis_server`` marker too."""
+    for item in items:
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis_server)
+
+
+@pytest.fixture(scope="session")
+def redis_server_binary() -> str:
+    """Path of the ``redis-server`` executable; skip (fail under ``CI=true``) without one."""
+    binary = os.environ.get("KEYSPACE_REDIS_SERVER") or shutil.which("redis-server")
+    if binary and os.access(binary, os.X_OK):
+        return binary
+    reason = "redis-server binary not found (install redis-server or set KEYSPACE_REDIS_SERVER)"
+    if running_in_ci():
+        pytest.fail(f"{reason}; a skip is not allowed when CI=true", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_server(
+    redis_server_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisServer]:
+    """A private ``redis-server`` on a free port, alive for the whole session."""
+    server = _start_redis_server(redis_server_binary, tmp_path_factory.mktemp("redis-server"))
+    assert server.port != SHARED_REDIS_PORT
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Backends
+# --------------------------------------------------------------------------------------------
+
+
+def _memory_fake_server(name: str) -> fakeredis.FakeServer:
+    """The FakeServer behind ``memory://<name>``.
+
+    Uses ``keyspace._settings.memory_server`` when that exists (so that ``backend.url`` and the
+    factory clients see the same data); otherwise a fresh private ``FakeServer``.
+    """
+    try:
+        server = importlib.import_module("keyspace._settings").memory_server(name)
+    except Exception:
+        server = None
+    return server if isinstance(server, fakeredis.FakeServer) else fakeredis.FakeServer()
+
+
+class Backend:
+    """A clean, isolated Redis for one test, plus factories for clients talking to it."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        server: RedisServer | None = None,
+        fake_server: fakeredis.FakeServer | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.server = server
+        self.fake_server = fake_server
+        self._async_clients: list[redis.asyncio.Redis] = []
+        self._sync_clients: list[redis.Redis] = []
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r}, url={self.url!r})"
+
+    @property
+    def is_memory(self) -> bool:
+        return self.fake_server is not None
+
+    def async_client(self, decode_responses: bool = False, **kwargs: Any) -> redis.asyncio.Redis:
+        """A new ``redis.asyncio.Redis`` on this backend's data (closed at teardown)."""
+        client: redis.asyncio.Redis
+        if self.fake_server is not None:
+            client = fakeredis.FakeAsyncRedis(
+                server=self.fake_server, decode_responses=decode_responses, **kwargs
+            )
+        else:
+            assert self.server is not None
+            client = redis.asyncio.Redis(
+                host=self.server.host,
+                port=self.server.port,
+                db=0,
+                decode_responses=decode_responses,
+                **kwargs,
+            )
+        self._async_clients.append(client)
+        return client
+
+    def sync_client(self, decode_responses: bool = False, **kwargs: Any) -> redis.Redis:
+        """A new ``redis.Redis`` on this backend's data (closed at teardown)."""
+        client: redis.Redis
+        if self.fake_server is not None:
+            client = fakeredis.FakeRedis(
+                server=self.fake_server, decode_responses=decode_responses, **kwargs
+            )
+        else:
+            assert self.server is not None
+            client = redis.Redis(
+                host=self.server.host,
+                port=self.server.port,
+                db=0,
+                decode_responses=decode_responses,
+                **kwargs,
+            )
+        self._sync_clients.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client created through the factories."""
+        while self._async_clients:
+            await self._async_clients.pop().aclose()
+        while self._sync_clients:
+            self._sync_clients.pop().close()
+
+
+def _flush(server: RedisServer) -> None:
+    assert server.port != SHARED_REDIS_PORT
+    with redis.Redis(host=server.host, port=server.port, db=0) as client:
+        client.flushall()
+
+
+@pytest_asyncio.fixture(
+    params=["memory", pytest.param("redis", marks=pytest.mark.redis_server)],
+    ids=["memory", "redis"],
+)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    """A clean, isolated Redis for one test: ``memory`` (fakeredis) or ``redis`` (real)."""
+    unique = f"{sanitize_name(request.node.name)}-{uuid.uuid4().hex[:10]}"
+    if request.param == "memory":
+        name = f"test-{unique}"
+        instance = Backend("memory", f"memory://{name}", fake_server=_memory_fake_server(name))
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        _flush(server)
+        instance = Backend("redis", server.url, server=server)
+    try:
+        yield instance
+    finally:
+        await instance.aclose()
+
+
+@pytest_asyncio.fixture
+async def async_client(backend: Backend) -> redis.asyncio.Redis:
+    """``backend.async_client()``: an asyncio client returning ``bytes``."""
+    return backend.async_client()

@@ -1,0 +1,108 @@
+"""Run every integration case for both flavours on both backends.
+
+The ``repo`` fixture is parametrized over ``async`` and ``sync``. The sync
+repository is wrapped in :class:`Awaitable` so that one test body drives
+both: handles stay handles, and every other result becomes awaitable (and
+async-iterable when it is an iterator), while the calls themselves run the
+blocking sync code.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from keyspace import AsyncBoundCluster, AsyncBoundKey, Repository, SyncRepository
+from keyspace._handles import ClusterHandle, KeyHandle
+
+from .models import Root
+
+
+class Done:
+    """An already computed result that can be awaited or async-iterated."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if isinstance(self.value, Iterator):
+            return list(self.value)
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        async def items() -> AsyncIterator[Any]:
+            for item in self.value:
+                yield item
+
+        return items()
+
+
+def _io_names() -> frozenset[str]:
+    names = {"the_type", "subkeys"}
+    for cls in (AsyncBoundKey, AsyncBoundCluster, Repository):
+        names.update(n for n in dir(cls) if inspect.iscoroutinefunction(getattr(cls, n)))
+    return frozenset(names)
+
+
+IO_NAMES = _io_names()
+
+
+class Awaitable:
+    """Presents a sync handle with the async surface: I/O results become awaitable."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if isinstance(value, (ClusterHandle, KeyHandle)):
+            return Awaitable(value)
+        if name not in IO_NAMES:
+            return value
+        if inspect.ismethod(value):
+            method: Callable[..., Any] = value
+            return lambda *args, **kwargs: Done(method(*args, **kwargs))
+        return Done(value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return Awaitable(self._target(*args, **kwargs))
+
+    def __getitem__(self, item: Any) -> Any:
+        return Awaitable(self._target[item])
+
+
+@pytest.fixture(params=["async", "sync"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture
+async def make_repo(backend: Any, flavour: str) -> AsyncIterator[Callable[..., Any]]:
+    """``make_repo(root=Root, decode_responses=False, **settings)`` for this test's backend."""
+    from keyspace import RedisSettings
+
+    def make(root: type = Root, decode_responses: bool = False, **settings: Any) -> Any:
+        options = RedisSettings(**settings)
+        if flavour == "async":
+            return Repository(root, backend.async_client(decode_responses), settings=options)
+        return Awaitable(SyncRepository(root, backend.sync_client(decode_responses),
+                                        settings=options))
+
+    yield make
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Any]) -> Any:
+    return make_repo()
+
+
+@pytest.fixture
+def raw(backend: Any) -> Any:
+    """A plain async client on the same data, to look at what was stored."""
+    return backend.async_client()
