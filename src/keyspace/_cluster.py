@@ -53,7 +53,7 @@ class KeySpec:
     annotation: Any
     codec: Codec[Any]
     default: Any
-    ttl: int | None | Inherit
+    ttl: int | Inherit | None
 
     def fresh_default(self) -> Any:
         """A copy of the declared default that callers may mutate freely."""
@@ -76,7 +76,7 @@ class ClusterSpec:
 
     cls: type[Cluster]
     prefix: Template | None
-    ttl: int | None | Inherit
+    ttl: int | Inherit | None
     keys: dict[str, KeySpec]
     children: dict[str, type[Cluster]]
     param_types: dict[str, Any]
@@ -233,12 +233,14 @@ class KeyNode:
     spec: KeySpec
     cluster: ClusterNode
     own_params: tuple[Param, ...]
-    ttl: int | None | Inherit  # resolved through the clusters; INHERIT = settings default
+    ttl: int | Inherit | None  # resolved through the clusters; INHERIT = settings default
     literal: str | None  # the rendered template when it has no own placeholders
 
     @property
     def where(self) -> str:
-        return f"{self.cluster.spec.cls.__name__}.{self.spec.name} (template {self.spec.template.text!r})"
+        """The key and its template, for error messages."""
+        cluster = self.cluster.spec.cls.__name__
+        return f"key {cluster}.{self.spec.name} (template {self.spec.template.text!r})"
 
 
 @dataclass(eq=False, slots=True)
@@ -250,7 +252,7 @@ class ClusterNode:
     field_name: str  # the attribute that reaches it from its parent ("" for a root)
     own_params: tuple[Param, ...]
     path_params: frozenset[str]  # every placeholder bound once this cluster is bound
-    ttl: int | None | Inherit
+    ttl: int | Inherit | None
     keys: dict[str, KeyNode] = field(default_factory=dict)
     children: dict[str, ClusterNode] = field(default_factory=dict)
 
@@ -273,13 +275,14 @@ class ClusterNode:
             node = node.parent
         return ":".join(reversed(parts))
 
-    def describe(self, default_ttl_ms: int | None | Inherit) -> dict[str, Any]:
+    def describe(self, default_ttl_ms: int | Inherit | None) -> dict[str, Any]:
         """Prefix template, parameters, keys (types, templates, resolved TTLs) and subclusters."""
         full = self.template_path()
 
-        def ttl_of(ms: int | None | Inherit) -> float | str | None:
-            ms = default_ttl_ms if ms is INHERIT else ms
-            if ms is INHERIT:
+        def ttl_of(ms: int | Inherit | None) -> float | str | None:
+            if isinstance(ms, Inherit):
+                ms = default_ttl_ms
+            if isinstance(ms, Inherit):
                 return "default"
             return None if ms is None else _seconds(ms)
 
@@ -334,11 +337,11 @@ def _build(
     lineage: tuple[type[Cluster], ...],
 ) -> ClusterNode:
     spec = spec_of(cls)
+    prefix = spec.prefix
+    where = f"cluster {cls.__name__} (template {prefix.text!r})" if prefix else cls.__name__
     own = tuple(
-        make_param(
-            p, spec.param_types.get(p), f"cluster {cls.__name__} (template {spec.prefix.text!r})"
-        )
-        for p in (spec.prefix.params if spec.prefix else ())
+        make_param(p, spec.param_types.get(p), where)
+        for p in (prefix.params if prefix else ())
         if p not in inherited
     )
     path_params = inherited | {p.name for p in own}

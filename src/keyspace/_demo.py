@@ -90,7 +90,7 @@ async def run_demo(settings: RedisSettings, say: Callable[[str], None]) -> None:
         await step("repo.app.tokens.expire(60)", await repo.app.tokens.expire(60))
         await step("repo.project_name.the_type", await repo.project_name.the_type)
         try:
-            await repo.user(1).age.set("thirty")  # type: ignore[arg-type]
+            await repo.user(1).age.set("thirty")
         except ValidationError as exc:
             await step(
                 'repo.user(1).age.set("thirty")', f"ValidationError: {exc.errors()[0]['msg']}"
@@ -103,5 +103,6 @@ async def run_demo(settings: RedisSettings, say: Callable[[str], None]) -> None:
             expiry = "no expiry" if ttl < 0 else f"ttl {ttl / 1000:.0f}s"
             say(f"  {key:<32} {raw!r:<60} {expiry}")
 
-        await step("\nrepo.app.clear()", await repo.app.clear())
+        say("")
+        await step("repo.app.clear()", await repo.app.clear())
         await step("repo.clear()", await repo.clear())

@@ -43,7 +43,7 @@ class AsyncExecutor:
         if self.log_commands:
             _log(message)
         if isinstance(message, tuple):
-            return await self.client.execute_command(*message)
+            return await self.client.execute_command(*message)  # type: ignore[no-untyped-call]
         async with self.client.pipeline(transaction=False) as pipe:
             for command in message:
                 pipe.execute_command(*command)
@@ -53,7 +53,8 @@ class AsyncExecutor:
         """Run a one-command operation."""
         if self.log_commands:
             _log(call.command)
-        return call.parse(await self.client.execute_command(*call.command))
+        reply = await self.client.execute_command(*call.command)  # type: ignore[no-untyped-call]
+        return call.parse(reply)
 
     async def run(self, flow: Flow[R]) -> R:
         """Run a multi-step operation to its result."""
@@ -97,17 +98,18 @@ class SyncExecutor:
         if self.log_commands:
             _log(message)
         if isinstance(message, tuple):
-            return self.client.execute_command(*message)
+            return self.client.execute_command(*message)  # type: ignore[no-untyped-call]
         with self.client.pipeline(transaction=False) as pipe:
             for command in message:
-                pipe.execute_command(*command)
+                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
             return pipe.execute()
 
     def call(self, call: Call[R]) -> R:
         """Run a one-command operation."""
         if self.log_commands:
             _log(call.command)
-        return call.parse(self.client.execute_command(*call.command))
+        reply = self.client.execute_command(*call.command)  # type: ignore[no-untyped-call]
+        return call.parse(reply)
 
     def run(self, flow: Flow[R]) -> R:
         """Run a multi-step operation to its result."""

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from typing_extensions import Self
 
-from ._cluster import ClusterNode, KeyNode
 from . import _plan as plan
+from ._cluster import ClusterNode, KeyNode
 from ._errors import BindingError, OptionsError, TTLError
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
 from ._plan import Call
@@ -24,14 +24,15 @@ from ._template import bind, bind_item
 __all__ = ["ClusterHandle", "KeyHandle", "Runtime"]
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
-class Runtime:
+class Runtime(Generic[E]):
     """What every handle of one repository shares: the executor and the settings it needs."""
 
     __slots__ = ("chunk", "default_ttl_ms", "executor", "scan_count")
 
-    def __init__(self, executor: Any, default_ttl_ms: int | None, scan_count: int, chunk: int):
+    def __init__(self, executor: E, default_ttl_ms: int | None, scan_count: int, chunk: int):
         self.executor = executor
         self.default_ttl_ms = default_ttl_ms
         self.scan_count = scan_count
@@ -53,7 +54,7 @@ class KeyHandle(Generic[T]):
         prefix: str,
         name: str | None,
         values: dict[str, str],
-        runtime: Runtime,
+        runtime: Runtime[Any],
     ) -> None:
         self._node = node
         self._prefix = prefix
@@ -143,7 +144,7 @@ class ClusterHandle:
         parent_prefix: str,
         prefix: str | None,
         values: dict[str, str],
-        runtime: Runtime,
+        runtime: Runtime[Any],
     ) -> None:
         self._node = node
         self._parent_prefix = parent_prefix
@@ -177,9 +178,11 @@ class ClusterHandle:
                 full = _join(prefix, key.spec.template.render(values))
             handle = self._key_class(key, prefix, full, values, self._rt)
         else:
-            assert child is not None and child.spec.prefix is not None
+            assert child is not None  # one of the two was found
+            template = child.spec.prefix
+            assert template is not None  # nested clusters always have one
             if not child.own_params:
-                full = _join(prefix, child.spec.prefix.render(values))
+                full = _join(prefix, template.render(values))
             handle = self._cluster_class(child, prefix, full, values, self._rt)
         self._cache[name] = handle
         return handle

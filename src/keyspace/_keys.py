@@ -51,7 +51,7 @@ TTLArg = int | float | timedelta | None | Inherit
 """What a ``ttl=`` accepts: seconds, a ``timedelta``, ``None`` (no expiry) or ``INHERIT``."""
 
 
-def ttl_ms(ttl: TTLArg, where: str) -> int | None | Inherit:
+def ttl_ms(ttl: TTLArg, where: str) -> int | Inherit | None:
     """Normalise a TTL to whole milliseconds, keeping ``None`` and ``INHERIT``.
 
     Raises ``TTLError`` for zero, negative, non-finite or non-numeric values

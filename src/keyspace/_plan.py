@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Union
+from typing import Any, Generic, TypeVar
 
 from ._errors import KeyNotFoundError, OptionsError
 from ._keys import Inherit
@@ -60,7 +60,7 @@ class Emit:
     value: Any
 
 
-Flow = Generator[Union[Command, list[Command], Emit], Any, R]
+Flow = Generator[Command | list[Command] | Emit, Any, R]
 
 
 # -- string keys ------------------------------------------------------------------
@@ -82,7 +82,7 @@ def get(name: str, load: Callable[[Any, str], R], default: Callable[[], R] | Non
 def set_(
     name: str,
     data: bytes,
-    ttl_ms: int | None | Inherit,
+    ttl_ms: int | Inherit | None,
     *,
     nx: bool = False,
     xx: bool = False,

@@ -20,8 +20,8 @@ import redis.asyncio
 from . import _plan as plan
 from ._cluster import Cluster, root_node
 from ._execute import AsyncExecutor, SyncExecutor
-from ._keys import INHERIT, TTLArg, ttl_ms
 from ._handles import ClusterHandle, KeyHandle, Runtime
+from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
 from ._settings import RedisSettings
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Cluster)
+X = TypeVar("X", AsyncExecutor, SyncExecutor)
 
 Expiry = int | float | timedelta
 
@@ -44,6 +45,7 @@ class AsyncBoundKey(KeyHandle[T]):
     """A bound key of a :class:`Repository`; every I/O method is a coroutine."""
 
     __slots__ = ()
+    _rt: Runtime[AsyncExecutor]
 
     async def get(self) -> T:
         """The stored value, validated; a fresh copy of the declared default when missing."""
@@ -103,11 +105,13 @@ class SyncBoundKey(KeyHandle[T]):
     """A bound key of a :class:`SyncRepository`."""
 
     __slots__ = ()
+    _rt: Runtime[SyncExecutor]
 
     def get(self) -> T:
         """The stored value, validated; a fresh copy of the declared default when missing."""
         spec = self._node.spec
-        return self._rt.executor.call(plan.get(self.key, spec.load, spec.default_factory))
+        value: T = self._rt.executor.call(plan.get(self.key, spec.load, spec.default_factory))
+        return value
 
     def set(
         self,
@@ -161,7 +165,7 @@ class SyncBoundKey(KeyHandle[T]):
 class KeyScan:
     """The key names under a bound cluster: ``async for`` them, or ``await`` a list."""
 
-    __slots__ = ("_executor", "_pattern", "_count")
+    __slots__ = ("_count", "_executor", "_pattern")
 
     def __init__(self, executor: AsyncExecutor, pattern: str, count: int) -> None:
         self._executor = executor
@@ -182,6 +186,7 @@ class AsyncBoundCluster(ClusterHandle):
     """A cluster of a :class:`Repository`: navigate to keys and nested clusters by attribute."""
 
     __slots__ = ()
+    _rt: Runtime[AsyncExecutor]
     _key_class = AsyncBoundKey
 
     def subkeys(self) -> KeyScan:
@@ -201,6 +206,7 @@ class SyncBoundCluster(ClusterHandle):
     """A cluster of a :class:`SyncRepository`: navigate to keys and nested clusters by attribute."""
 
     __slots__ = ()
+    _rt: Runtime[SyncExecutor]
     _key_class = SyncBoundKey
 
     def subkeys(self) -> Iterator[str]:
@@ -217,10 +223,10 @@ class SyncBoundCluster(ClusterHandle):
 SyncBoundCluster._cluster_class = SyncBoundCluster
 
 
-def _runtime(executor: Any, settings: RedisSettings) -> Runtime:
+def _runtime(executor: X, settings: RedisSettings) -> Runtime[X]:
     default = settings.default_ttl
     default_ms = None if default is None else ttl_ms(default, "REDIS_DEFAULT_TTL")
-    assert not isinstance(default_ms, type(INHERIT))
+    assert not isinstance(default_ms, Inherit)  # a timedelta or None never inherits
     return Runtime(executor, default_ms, settings.scan_count, settings.delete_chunk_size)
 
 
@@ -254,8 +260,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
     @property
     def client(self) -> redis.asyncio.Redis:
         """The ``redis.asyncio`` client this repository sends commands through."""
-        client: redis.asyncio.Redis = self._rt.executor.client
-        return client
+        return self._rt.executor.client
 
     async def aclose(self) -> None:
         """Close the client if this repository created it."""
@@ -303,8 +308,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
     @property
     def client(self) -> redis.Redis:
         """The ``redis.Redis`` client this repository sends commands through."""
-        client: redis.Redis = self._rt.executor.client
-        return client
+        return self._rt.executor.client
 
     def close(self) -> None:
         """Close the client if this repository created it."""

@@ -157,7 +157,7 @@ def overlaps(a: Template, a_is_prefix: bool, b: Template, b_is_prefix: bool) -> 
             return False
     elif b_is_prefix and not a_is_prefix and len(sa) <= len(sb):
         return False
-    return all(x is None or y is None or x == y for x, y in zip(sa, sb))
+    return all(x is None or y is None or x == y for x, y in zip(sa, sb, strict=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,18 +255,18 @@ def bind(
             f" ({', '.join(p.name for p in params) or 'none'}), got {len(args)} positional"
         )
     bound = dict(values)
-    for param, arg in zip(params, args):
+    for param, arg in zip(params, args, strict=False):
         bound[param.name] = param.render(arg)
     if kwargs:
         by_name = {p.name: p for p in params}
         for name, arg in kwargs.items():
-            param = by_name.get(name)
-            if param is None:
+            named = by_name.get(name)
+            if named is None:
                 hint = " (already bound by an enclosing cluster)" if name in inherited else ""
                 raise BindingError(f"{where} has no parameter {name!r}{hint}")
             if name in bound:
                 raise BindingError(f"{where} got parameter {name!r} twice")
-            bound[name] = param.render(arg)
+            bound[name] = named.render(arg)
     for param in params:
         if param.name not in bound:
             raise BindingError(f"{where}: missing parameter {param.name!r}")

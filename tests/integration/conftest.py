@@ -10,7 +10,6 @@ blocking sync code.
 from __future__ import annotations
 
 import inspect
-
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
@@ -91,8 +90,9 @@ async def make_repo(backend: Any, flavour: str) -> AsyncIterator[Callable[..., A
         options = RedisSettings(**settings)
         if flavour == "async":
             return Repository(root, backend.async_client(decode_responses), settings=options)
-        return Awaitable(SyncRepository(root, backend.sync_client(decode_responses),
-                                        settings=options))
+        return Awaitable(
+            SyncRepository(root, backend.sync_client(decode_responses), settings=options)
+        )
 
     yield make
 

@@ -44,8 +44,13 @@ async def test_clear_deletes_exactly_the_cluster(repo: Any, raw: Any) -> None:
     await raw.set("root:user:1:undeclared", b"x")
     await repo.user(10).age.set(10)
     expected = sorted(
-        ["root:user:1:age", "root:user:1:name", "root:user:1:messages:message:1",
-         "root:user:1:settings:1:theme", "root:user:1:undeclared"]
+        [
+            "root:user:1:age",
+            "root:user:1:name",
+            "root:user:1:messages:message:1",
+            "root:user:1:settings:1:theme",
+            "root:user:1:undeclared",
+        ]
     )
     assert sorted(await user.subkeys()) == expected
     streamed = [key async for key in user.subkeys()]
@@ -75,9 +80,7 @@ async def test_clear_root_in_chunks_with_small_scan_count(make_repo: Any, raw: A
         await repo.user(i).age.set(i)
     planted_under_root = [k for k in LOOKALIKES if k.startswith("root:")]
     subkeys = await repo.subkeys()
-    assert sorted(subkeys) == sorted(
-        [f"root:user:{i}:age" for i in range(40)] + planted_under_root
-    )
+    assert sorted(subkeys) == sorted([f"root:user:{i}:age" for i in range(40)] + planted_under_root)
     assert await repo.clear() == 40 + len(planted_under_root)
     remaining = sorted(k.decode() for k in await raw.keys("*"))
     assert remaining == sorted(k for k in LOOKALIKES if not k.startswith("root:"))

@@ -103,8 +103,12 @@ def declare(body: dict[str, Any], annotations: dict[str, Any], **options: Any) -
         ({}, {"age": Key[int]}, {"prefix": "p:{"}, "Bad prefix: cannot parse"),
         ({"m": Key("m:{1x}")}, {"m": Key[int]}, {"prefix": "p"}, "invalid placeholder"),
         ({}, {"age": Key[int]}, {"prefix": "p:{_id}"}, "invalid placeholder"),
-        ({"a": Key("x"), "b": Key("x")}, {"a": Key[int], "b": Key[int]}, {"prefix": "p"},
-         "same key names"),
+        (
+            {"a": Key("x"), "b": Key("x")},
+            {"a": Key[int], "b": Key[int]},
+            {"prefix": "p"},
+            "same key names",
+        ),
         ({}, {"clear": Key[int]}, {"prefix": "p"}, "shadows"),
         ({}, {"user_id": int}, {"prefix": "p"}, "Bad.user_id: not a Key"),
         ({"age": "x"}, {"age": Key[int]}, {"prefix": "p"}, "Bad.age: default 'x'"),
@@ -123,7 +127,9 @@ def test_nested_cluster_without_prefix_is_an_error() -> None:
     class NoPrefix(Cluster):
         k: Key[int] = 0
 
-    with pytest.raises(DeclarationError, match="Bad.child: nested cluster NoPrefix has no prefix"):
+    with pytest.raises(
+        DeclarationError, match=r"Bad\.child: nested cluster NoPrefix has no prefix"
+    ):
         declare({}, {"child": NoPrefix}, prefix="p")
 
 
@@ -131,15 +137,14 @@ def test_sibling_cluster_and_key_overlap_is_an_error() -> None:
     class Users(Cluster, prefix="user:{user_id}"):
         k: Key[int] = 0
 
-    with pytest.raises(DeclarationError, match="'count'.*'users'"):
-        declare({"count": Key("user:count:total")}, {"users": Users, "count": Key[int]},
-                prefix="p")
+    with pytest.raises(DeclarationError, match=r"'count'.*'users'"):
+        declare({"count": Key("user:count:total")}, {"users": Users, "count": Key[int]}, prefix="p")
     # A key at the same depth as the prefix cannot collide with the cluster's keys.
     declare({"count": Key("user:count")}, {"users": Users, "count": Key[int]}, prefix="p")
 
 
 def test_a_cluster_containing_itself_is_an_error() -> None:
-    with pytest.raises(DeclarationError, match="Node.child: cluster Node contains itself"):
+    with pytest.raises(DeclarationError, match=r"Node\.child: cluster Node contains itself"):
 
         class Node(Cluster, prefix="node:{n}"):
             child: Node
@@ -162,8 +167,10 @@ def test_ttl_normalisation(ttl: Any, expected: Any) -> None:
     assert ttl_ms(ttl, "K") == expected
 
 
-@pytest.mark.parametrize("ttl", [0, -1, 0.0001, float("inf"), float("nan"), "5", True,
-                                 timedelta(0), timedelta(seconds=-3)])
+@pytest.mark.parametrize(
+    "ttl",
+    [0, -1, 0.0001, float("inf"), float("nan"), "5", True, timedelta(0), timedelta(seconds=-3)],
+)
 def test_bad_ttls(ttl: Any) -> None:
     with pytest.raises(TTLError, match="K"):
         ttl_ms(ttl, "K")
