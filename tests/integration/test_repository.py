@@ -1,0 +1,90 @@
+"""Repositories: clients from settings or from the caller, closing, logging, the demo."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from keyspace import Repository, SyncRepository
+from keyspace.cli import main
+
+from .models import Root
+
+
+def spy_on_close(monkeypatch: pytest.MonkeyPatch, client: Any, method: str) -> list[str]:
+    calls: list[str] = []
+    original = getattr(client, method)
+
+    def spy(*args: Any) -> Any:
+        calls.append(method)
+        return original(*args)
+
+    monkeypatch.setattr(client, method, spy)
+    return calls
+
+
+async def test_repository_builds_its_client_from_the_environment(
+    backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", backend.url)
+    monkeypatch.setenv("REDIS_DEFAULT_TTL", "30")
+    repo = Repository(Root)
+    closed = spy_on_close(monkeypatch, repo.client, "aclose")
+    async with repo:
+        await repo.project_name.set("from env")
+        assert 25 < await repo.project_name.ttl() <= 30
+        assert await backend.async_client().get("root:project_name") == b'"from env"'
+    assert closed == ["aclose"]  # the repository closes the client it built
+    sync_repo = SyncRepository(Root)
+    sync_closed = spy_on_close(monkeypatch, sync_repo.client, "close")
+    with sync_repo:
+        assert sync_repo.project_name.get() == "from env"
+    assert sync_closed == ["close"]
+
+
+async def test_a_callers_client_is_left_open_and_unchanged(
+    backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = backend.async_client()
+    closed = spy_on_close(monkeypatch, client, "aclose")
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    async with Repository(Root, client) as repo:
+        await repo.user(1).age.set(1)
+    assert closed == []
+    assert client.connection_pool.connection_kwargs == kwargs
+    assert await client.get("root:user:1:age") == b"1"
+    sync_client = backend.sync_client()
+    sync_closed = spy_on_close(monkeypatch, sync_client, "close")
+    with SyncRepository(Root, sync_client) as sync_repo:
+        assert sync_repo.user(1).age.get() == 1
+    assert sync_closed == []
+    assert sync_client.get("root:user:1:age") == b"1"
+
+
+async def test_command_logging_names_commands_and_keys_never_values(
+    make_repo: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="keyspace")
+    quiet = make_repo()
+    await quiet.user(1).name.set("secret value")
+    assert caplog.records == []
+    repo = make_repo(log_commands=True)
+    await repo.user(1).name.set("secret value")
+    await repo.user(1).clear()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[0] == "SET root:user:1:name"
+    assert any(message.startswith("SCAN ") for message in messages)
+    assert any(message.startswith("UNLINK ") for message in messages)
+    assert not any("secret" in message for message in messages)
+
+
+def test_demo_runs_on_the_embedded_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--url", "memory://demo-test"]) == 0
+    out = capsys.readouterr().out
+    assert "keyspace demo on the embedded in-memory Redis" in out
+    assert "demo:user:1:age                  b'30'" in out
+    assert "demo:user:1:messages:message:5" in out
+    assert "ValidationError" in out
+    assert out.rstrip().endswith("-> 7")
