@@ -30,14 +30,13 @@ from ._errors import (
 from ._keys import INHERIT, Key
 from ._repository import (
     AsyncBoundCluster,
-    AsyncBoundKey,
     KeyScan,
     Repository,
     SyncBoundCluster,
-    SyncBoundKey,
     SyncRepository,
 )
 from ._settings import RedisSettings
+from ._strings import AsyncBoundKey, SyncBoundKey
 
 __all__ = [
     "INHERIT",

@@ -13,14 +13,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticUndefined
 
 from ._codec import Codec, codec_for
 from ._errors import DeclarationError
-from ._keys import INHERIT, MISSING, Inherit, Key, TTLArg, ttl_ms
+from ._keys import INHERIT, MISSING, HashKey, Inherit, Key, TTLArg, ttl_ms
 from ._template import Param, Template, make_param, overlaps, parse_template
 
 __all__ = ["RESERVED_NAMES", "Cluster", "ClusterNode", "ClusterSpec", "KeyNode", "KeySpec"]
@@ -35,9 +35,12 @@ RESERVED_NAMES = frozenset(
         "close",
         "describe",
         "get_full_prefix",
-        "key",
-        "node",
+        "instances",
+        "load",
+        "pipeline",
+        "save",
         "subkeys",
+        "update",
     }
 )
 
@@ -49,11 +52,15 @@ class KeySpec:
     """A compiled key declaration (independent of where its cluster is nested)."""
 
     name: str
+    kind: type[Key[Any]]
     template: Template
-    annotation: Any
-    codec: Codec[Any]
+    annotation: Any  # what get() returns
+    member: Any  # the declared type argument: value, member or model
+    codec: Codec[Any]  # encodes the value (strings, counters) or one member (collections)
     default: Any
     ttl: int | Inherit | None
+    sliding: bool
+    fields: dict[str, Codec[Any]]  # per model field, for hashes
 
     def fresh_default(self) -> Any:
         """A copy of the declared default that callers may mutate freely."""
@@ -66,7 +73,7 @@ class KeySpec:
         return None if self.default is MISSING else self.fresh_default
 
     def load(self, reply: bytes | str, name: str) -> Any:
-        """Decode a stored value of the key named ``name``."""
+        """Decode a stored value (or member) of the key named ``name``."""
         return self.codec.load(reply, key=name)
 
 
@@ -155,7 +162,7 @@ def _compile(cls: type[Cluster]) -> ClusterSpec:
                 f"{where}: the name {field_name!r} shadows the bound-cluster attribute of the"
                 " same name; rename the field (the key's template can keep the name)"
             )
-        if get_origin(annotation) is Key or annotation is Key:
+        if _is_key(annotation):
             keys[field_name] = _compile_key(field_name, annotation, info.default, where)
         elif isinstance(annotation, type) and issubclass(annotation, Cluster):
             if annotation is cls or annotation in _COMPILING:
@@ -187,24 +194,56 @@ def _compile(cls: type[Cluster]) -> ClusterSpec:
     return ClusterSpec(cls, prefix_template, cluster_ttl, keys, children, typed)
 
 
+def _is_key(annotation: Any) -> bool:
+    kind = get_origin(annotation) or annotation
+    return isinstance(kind, type) and issubclass(kind, Key)
+
+
 def _compile_key(field_name: str, annotation: Any, declared: Any, where: str) -> KeySpec:
+    kind = get_origin(annotation) or annotation
     args = get_args(annotation)
-    if not args:
+    member = args[0] if args else kind.fixed_type
+    if member is None:
         raise DeclarationError(f"{where}: a key needs a type, e.g. '{field_name}: Key[int]'")
-    value_type = args[0]
+    if issubclass(kind, HashKey) and not (
+        isinstance(member, type) and issubclass(member, BaseModel)
+    ):
+        raise DeclarationError(f"{where}: HashKey needs a pydantic model, got {member!r}")
     options = declared if isinstance(declared, Key) else Key(default=declared)
     default = MISSING if options.default is PydanticUndefined else options.default
+    value_type = kind.value_type(member)
     template = parse_template(options.template or field_name, where=where)
-    codec = codec_for(value_type, strict=options.strict)
-    if default is not MISSING:
+    codec = codec_for(member, strict=options.strict)
+    if default is MISSING:
+        default = kind.implicit_default()
+    else:
         try:
-            codec.validate(default)
+            codec_for(value_type, strict=options.strict).validate(default)
         except ValueError as exc:
             raise DeclarationError(
                 f"{where}: default {default!r} is not a valid {value_type!r}: {exc}"
             ) from None
+    fields: dict[str, Codec[Any]] = {}
+    if issubclass(kind, HashKey):
+        fields = {
+            name: codec_for(Annotated[(info.annotation, *info.metadata)], strict=options.strict)
+            if info.metadata
+            else codec_for(info.annotation, strict=options.strict)
+            for name, info in member.model_fields.items()
+        }
     ttl = ttl_ms(options.ttl, f"{where} ttl")
-    return KeySpec(field_name, template, value_type, codec, default, ttl)
+    return KeySpec(
+        field_name,
+        kind,
+        template,
+        value_type,
+        member,
+        codec,
+        default,
+        ttl,
+        options.sliding,
+        fields,
+    )
 
 
 def _check_siblings(
@@ -255,6 +294,7 @@ class ClusterNode:
     ttl: int | Inherit | None
     keys: dict[str, KeyNode] = field(default_factory=dict)
     children: dict[str, ClusterNode] = field(default_factory=dict)
+    snapshot: type[BaseModel] | None = None  # built by _whole.snapshot_model on first use
 
     @property
     def name(self) -> str:

@@ -12,7 +12,10 @@ matches its meaning, so callers can catch either::
     ├── CorruptValueError       (ValueError)   a stored value does not decode to its declared type
     ├── KeyNotFoundError        (LookupError)  a missing key was read without a default
     ├── OptionsError            (ValueError)   contradictory options in one call
-    └── SettingsError           (ValueError)   a REDIS_* setting is invalid
+    ├── SettingsError           (ValueError)   a REDIS_* setting is invalid
+    ├── WrongTypeError          (TypeError)    a key holds another Redis type than declared
+    ├── PipelineError           (RuntimeError) commands of a pipeline failed; has .results
+    └── ConflictError           (RuntimeError) update() kept losing to concurrent writers
 
 Invalid *values* given to ``set()`` raise pydantic's ``ValidationError`` (a
 ``ValueError``), unchanged. Errors from the Redis client (connection
@@ -28,8 +31,11 @@ __all__ = [
     "InvalidParameterError",
     "KeyNotFoundError",
     "KeyspaceError",
+    "ConflictError",
     "OptionsError",
+    "PipelineError",
     "SettingsError",
+    "WrongTypeError",
     "TTLError",
     "UnsupportedValueError",
 ]
@@ -74,3 +80,24 @@ class OptionsError(KeyspaceError, ValueError):
 
 class SettingsError(KeyspaceError, ValueError):
     """A ``REDIS_*`` setting is invalid; the message names the variable."""
+
+
+class WrongTypeError(KeyspaceError, TypeError):
+    """A key holds another Redis type than its declaration (a string where a hash
+    is declared, for example); the message names the key, the kind and the type found."""
+
+
+class PipelineError(KeyspaceError, RuntimeError):
+    """One or more commands of a pipeline or transaction failed.
+
+    ``results`` holds every operation's result in order, with the exception
+    in place of each one that failed.
+    """
+
+    def __init__(self, message: str, results: list[object]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class ConflictError(KeyspaceError, RuntimeError):
+    """An optimistic ``update()`` lost to concurrent writers more times than allowed."""

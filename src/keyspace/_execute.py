@@ -1,20 +1,39 @@
 """Runs the plans of ``_plan`` against a Redis client: the only place with I/O.
 
-There is one executor per flavour. Each knows how to send one command or a
-pipeline of commands; driving calls and flows is the same code for both,
-apart from the ``await``.
+There is one executor per flavour, and their methods mirror each other line
+for line, apart from ``await``; what they share that is not I/O (splitting
+pipeline replies, turning ``WRONGTYPE`` into :class:`WrongTypeError`) is
+written once, below.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
+from redis.exceptions import ResponseError, WatchError
 
-from ._plan import Call, Command, Emit, Flow
+from ._errors import PipelineError
+from ._plan import (
+    Batch,
+    Call,
+    Command,
+    Emit,
+    Exec,
+    Flow,
+    Op,
+    Sleep,
+    Watch,
+    as_text,
+    combine,
+    parse_reply,
+    wrong_type,
+)
 
 __all__ = ["AsyncExecutor", "SyncExecutor"]
 
@@ -23,10 +42,57 @@ R = TypeVar("R")
 logger = logging.getLogger("keyspace")
 
 
-def _log(message: Command | list[Command]) -> None:
+def _log(commands: Sequence[Command]) -> None:
     # Command name and key only: values may be secrets.
-    for command in message if isinstance(message, list) else (message,):
+    for command in commands:
         logger.debug("%s %s", command[0], command[1] if len(command) > 1 else "")
+
+
+def _commands(message: Any) -> Sequence[Command]:
+    if isinstance(message, tuple):
+        return (message,)
+    if isinstance(message, (Batch, Exec)):
+        return message.commands
+    if isinstance(message, Call):
+        return (message.command,)
+    if isinstance(message, Watch):
+        return (("WATCH", *message.keys),)
+    return message  # type: ignore[no-any-return]
+
+
+def _is_wrong_type(exc: BaseException) -> bool:
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
+
+
+def _failures(ops: Sequence[Op[Any]], results: list[Any]) -> list[int]:
+    return [i for i, result in enumerate(results) if isinstance(result, Exception)]
+
+
+def _wrong_types(ops: Sequence[Op[Any]], results: list[Any]) -> list[int]:
+    """Indexes of results that are WRONGTYPE errors of ops on one declared key."""
+    return [
+        i for i in _failures(ops, results) if ops[i].key is not None and _is_wrong_type(results[i])
+    ]
+
+
+def _name_types(
+    ops: Sequence[Op[Any]], results: list[Any], wrong: list[int], found: list[Any]
+) -> None:
+    for i, kind in zip(wrong, found, strict=True):
+        op = ops[i]
+        assert op.key is not None  # _wrong_types keeps only these
+        error = wrong_type(op.key, op.kind, as_text(kind))
+        error.__cause__ = results[i]
+        results[i] = error
+
+
+def _pipeline_error(results: list[Any], failed: list[int]) -> PipelineError:
+    first = results[failed[0]]
+    return PipelineError(
+        f"{len(failed)} of {len(results)} pipelined operations failed; the first"
+        f" (#{failed[0]}): {type(first).__name__}: {first}",
+        results,
+    )
 
 
 class AsyncExecutor:
@@ -41,31 +107,82 @@ class AsyncExecutor:
     async def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
         if self.log_commands:
-            _log(message)
+            _log(_commands(message))
         if isinstance(message, tuple):
             return await self.client.execute_command(*message)  # type: ignore[no-untyped-call]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for command in message:
-                pipe.execute_command(*command)
-            return await pipe.execute()
+        return await self._pipeline(message, transaction=False)
 
-    async def call(self, call: Call[R]) -> R:
-        """Run a one-command operation."""
+    async def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
+        async with self.client.pipeline(transaction=transaction) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return await pipe.execute(raise_on_error=False)
+
+    async def call(self, op: Op[R]) -> R:
+        """Run a one-round-trip operation."""
         if self.log_commands:
-            _log(call.command)
-        reply = await self.client.execute_command(*call.command)  # type: ignore[no-untyped-call]
-        return call.parse(reply)
+            _log(_commands(op))
+        try:
+            if isinstance(op, Call):
+                reply = await self.client.execute_command(*op.command)  # type: ignore[no-untyped-call]
+            else:
+                reply = await self._pipeline(op.commands, op.atomic)
+            return parse_reply(op, reply)
+        except ResponseError as exc:
+            if op.key is None or not _is_wrong_type(exc):
+                raise
+            found = as_text(await self.client.type(op.key))
+            raise wrong_type(op.key, op.kind, found) from exc
+
+    async def pipeline(self, ops: Sequence[Op[Any]], transaction: bool) -> list[Any]:
+        """Run ops in one round trip; raise :class:`PipelineError` if any failed."""
+        batch = combine(ops, transaction)
+        if self.log_commands:
+            _log(batch.commands)
+        results = batch.parse(await self._pipeline(batch.commands, transaction))
+        wrong = _wrong_types(ops, results)
+        if wrong:  # error path only: one more round trip to name the types found
+            found = await self._pipeline([("TYPE", ops[i].key) for i in wrong], False)
+            _name_types(ops, results, wrong, found)
+        failed = _failures(ops, results)
+        if failed:
+            raise _pipeline_error(results, failed)
+        return results
 
     async def run(self, flow: Flow[R]) -> R:
         """Run a multi-step operation to its result."""
+        pipe: Any = None
         reply: Any = None
         try:
             while True:
                 message = flow.send(reply)
-                reply = None if isinstance(message, Emit) else await self.send(message)
+                if self.log_commands and not isinstance(message, (Emit, Sleep)):
+                    _log(_commands(message))
+                if isinstance(message, Emit):
+                    reply = None
+                elif isinstance(message, Sleep):
+                    reply = await asyncio.sleep(message.seconds)
+                elif isinstance(message, Watch):
+                    pipe = pipe or self.client.pipeline(transaction=True)
+                    reply = await pipe.watch(*message.keys)
+                elif isinstance(message, Exec):
+                    pipe.multi()
+                    for command in message.commands:
+                        pipe.execute_command(*command)
+                    try:
+                        reply = await pipe.execute()
+                    except WatchError:
+                        reply = None
+                elif pipe is not None and pipe.watching:
+                    reply = await pipe.execute_command(*message)
+                else:
+                    reply = await self.send(message)
         except StopIteration as stop:
             result: R = stop.value
             return result
+        finally:
+            if pipe is not None:
+                await pipe.reset()
 
     async def stream(self, flow: Flow[Any]) -> AsyncIterator[Any]:
         """Run a flow, yielding what it emits as it goes."""
@@ -77,7 +194,7 @@ class AsyncExecutor:
                     reply = None
                     yield message.value
                 else:
-                    reply = await self.send(message)
+                    reply = await self.send(message)  # type: ignore[arg-type]
         except StopIteration:
             return
         finally:
@@ -96,31 +213,82 @@ class SyncExecutor:
     def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
         if self.log_commands:
-            _log(message)
+            _log(_commands(message))
         if isinstance(message, tuple):
             return self.client.execute_command(*message)  # type: ignore[no-untyped-call]
-        with self.client.pipeline(transaction=False) as pipe:
-            for command in message:
-                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
-            return pipe.execute()
+        return self._pipeline(message, transaction=False)
 
-    def call(self, call: Call[R]) -> R:
-        """Run a one-command operation."""
+    def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
+        with self.client.pipeline(transaction=transaction) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+            return pipe.execute(raise_on_error=False)
+
+    def call(self, op: Op[R]) -> R:
+        """Run a one-round-trip operation."""
         if self.log_commands:
-            _log(call.command)
-        reply = self.client.execute_command(*call.command)  # type: ignore[no-untyped-call]
-        return call.parse(reply)
+            _log(_commands(op))
+        try:
+            if isinstance(op, Call):
+                reply = self.client.execute_command(*op.command)  # type: ignore[no-untyped-call]
+            else:
+                reply = self._pipeline(op.commands, op.atomic)
+            return parse_reply(op, reply)
+        except ResponseError as exc:
+            if op.key is None or not _is_wrong_type(exc):
+                raise
+            found = as_text(self.client.type(op.key))
+            raise wrong_type(op.key, op.kind, found) from exc
+
+    def pipeline(self, ops: Sequence[Op[Any]], transaction: bool) -> list[Any]:
+        """Run ops in one round trip; raise :class:`PipelineError` if any failed."""
+        batch = combine(ops, transaction)
+        if self.log_commands:
+            _log(batch.commands)
+        results = batch.parse(self._pipeline(batch.commands, transaction))
+        wrong = _wrong_types(ops, results)
+        if wrong:  # error path only: one more round trip to name the types found
+            found = self._pipeline([("TYPE", ops[i].key) for i in wrong], False)
+            _name_types(ops, results, wrong, found)
+        failed = _failures(ops, results)
+        if failed:
+            raise _pipeline_error(results, failed)
+        return results
 
     def run(self, flow: Flow[R]) -> R:
         """Run a multi-step operation to its result."""
+        pipe: Any = None
         reply: Any = None
         try:
             while True:
                 message = flow.send(reply)
-                reply = None if isinstance(message, Emit) else self.send(message)
+                if self.log_commands and not isinstance(message, (Emit, Sleep)):
+                    _log(_commands(message))
+                if isinstance(message, Emit):
+                    reply = None
+                elif isinstance(message, Sleep):
+                    reply = time.sleep(message.seconds)  # type: ignore[func-returns-value]
+                elif isinstance(message, Watch):
+                    pipe = pipe or self.client.pipeline(transaction=True)
+                    reply = pipe.watch(*message.keys)
+                elif isinstance(message, Exec):
+                    pipe.multi()
+                    for command in message.commands:
+                        pipe.execute_command(*command)
+                    try:
+                        reply = pipe.execute()
+                    except WatchError:
+                        reply = None
+                elif pipe is not None and pipe.watching:
+                    reply = pipe.execute_command(*message)
+                else:
+                    reply = self.send(message)
         except StopIteration as stop:
             result: R = stop.value
             return result
+        finally:
+            if pipe is not None:
+                pipe.reset()
 
     def stream(self, flow: Flow[Any]) -> Iterator[Any]:
         """Run a flow, yielding what it emits as it goes."""
@@ -132,7 +300,7 @@ class SyncExecutor:
                     reply = None
                     yield message.value
                 else:
-                    reply = self.send(message)
+                    reply = self.send(message)  # type: ignore[arg-type]
         except StopIteration:
             return
         finally:

@@ -9,17 +9,20 @@ hand plans from ``_plan`` to their executor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_origin
 
+from pydantic import BaseModel
 from typing_extensions import Self
 
 from . import _plan as plan
 from ._cluster import ClusterNode, KeyNode
 from ._errors import BindingError, OptionsError, TTLError
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
-from ._plan import Call
+from ._plan import Batch, Call, Command, Flow
 from ._template import bind, bind_item
+from ._whole import clear_flow, instances_flow, load_op, save_op
 
 __all__ = ["ClusterHandle", "KeyHandle", "Runtime"]
 
@@ -37,6 +40,12 @@ class Runtime(Generic[E]):
         self.default_ttl_ms = default_ttl_ms
         self.scan_count = scan_count
         self.chunk = chunk
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
 
 
 def _join(prefix: str, name: str) -> str:
@@ -101,18 +110,46 @@ class KeyHandle(Generic[T]):
         name = _join(self._prefix, self._node.spec.template.render(values))
         return type(self)(self._node, self._prefix, name, values, self._rt)
 
-    def _set(self, value: object, ttl: TTLArg, nx: bool, xx: bool, keepttl: bool) -> Call[bool]:
-        name = self.key
-        if keepttl and ttl is not INHERIT:
-            raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
-        # Validate before anything else can fail on the way to Redis.
-        data = self._node.spec.codec.dump(value)
-        return plan.set_(name, data, self._ttl(ttl), nx=nx, xx=xx, keepttl=keepttl)
-
     def _ttl(self, ttl: TTLArg) -> int | None:
         """Resolve a TTL: the call's, the key's, its clusters', the settings default."""
         ms = ttl_ms(ttl, f"{self._node.where} ttl") if ttl is not INHERIT else self._node.ttl
         return self._rt.default_ttl_ms if isinstance(ms, Inherit) else ms
+
+    def _with_ttl(
+        self, name: str, commands: tuple[Command, ...], ttl: TTLArg = INHERIT
+    ) -> tuple[Command, ...]:
+        """Write commands followed by the expiry they owe (sent in the same MULTI/EXEC)."""
+        ms = self._ttl(ttl)
+        if ms is None:
+            return (*commands, ("PERSIST", name))
+        return (*commands, plan.expire(name, ms).command)
+
+    @property
+    def _kind(self) -> str:
+        spec = self._node.spec
+        return f"{spec.kind.__name__}[{_type_name(spec.member)}]"
+
+    # -- operations every kind shares (the façades in _facade run them) ---------------
+
+    def _op_delete(self) -> Call[bool]:
+        return plan.delete(self.key)
+
+    def _op_exists(self) -> Call[bool]:
+        return plan.exists(self.key)
+
+    def _op_expire(self, ttl: int | float | timedelta) -> Call[bool]:
+        return plan.expire(self.key, self._expiry(ttl))
+
+    def _op_persist(self) -> Call[bool]:
+        return plan.persist(self.key)
+
+    def _op_ttl(self) -> Call[float | None]:
+        return plan.ttl(self.key)
+
+    def _op_the_type(self) -> Call[type | None]:
+        spec = self._node.spec
+        python_type = get_origin(spec.annotation) or spec.annotation
+        return plan.kind_type(self.key, self._kind, spec.kind.redis_type, python_type)
 
     def _expiry(self, ttl: int | float | timedelta) -> int:
         ms = ttl_ms(ttl, f"{self._node.where} expire")
@@ -135,7 +172,7 @@ class ClusterHandle:
 
     __slots__ = ("_cache", "_node", "_parent_prefix", "_prefix", "_rt", "_values")
     # The flavour's classes: navigation builds these, also from a repository.
-    _key_class: ClassVar[type[KeyHandle[Any]]]
+    _key_classes: ClassVar[dict[type[Any], type[KeyHandle[Any]]]]
     _cluster_class: ClassVar[type[ClusterHandle]]
 
     def __init__(
@@ -176,7 +213,7 @@ class ClusterHandle:
                 full = _join(prefix, key.literal)
             elif not key.own_params:
                 full = _join(prefix, key.spec.template.render(values))
-            handle = self._key_class(key, prefix, full, values, self._rt)
+            handle = self._key_classes[key.spec.kind](key, prefix, full, values, self._rt)
         else:
             assert child is not None  # one of the two was found
             template = child.spec.prefix
@@ -231,18 +268,46 @@ class ClusterHandle:
         """This cluster's declared keyspace as plain data, with resolved TTLs."""
         return self._node.describe(self._rt.default_ttl_ms)
 
-    def _pattern(self, operation: str) -> str:
+    def _subkeys_flow(self) -> Flow[None]:
         prefix = self._require_bound()
-        if not prefix:
-            if operation == "clear":
-                raise OptionsError(
-                    f"cluster {self._node.name} has no prefix, so clear() would delete every key"
-                    " in the database; give the root cluster a prefix"
-                )
-            return "*"
         # The separator before '*' keeps user(1) away from user(10) and
         # "root" away from "rootbeer"; values never contain glob characters.
-        return f"{prefix}:*"
+        return plan.scan_keys(f"{prefix}:*" if prefix else "*", self._rt.scan_count)
+
+    def _clear_flow(self) -> Flow[int]:
+        prefix = self._require_bound()
+        if not prefix:
+            raise OptionsError(
+                f"cluster {self._node.name} has no prefix, so clear() would reach every key"
+                " in the database; give the root cluster a prefix"
+            )
+        rt = self._rt
+        return clear_flow(self._node, prefix, self._values, rt.scan_count, rt.chunk)
+
+    def _static_keys(self) -> dict[str, KeyHandle[Any]]:
+        keys = self._node.keys
+        return {name: getattr(self, name) for name, key in keys.items() if not key.own_params}
+
+    def _op_load(self) -> Batch[BaseModel]:
+        self._require_bound()
+        return load_op(self._node, self._static_keys())
+
+    def _op_save(self, snapshot: BaseModel | Mapping[str, Any]) -> Batch[None]:
+        self._require_bound()
+        return save_op(self._node, self._static_keys(), snapshot)
+
+    def _instances_flow(self) -> Flow[None]:
+        if not self._node.own_params or self._prefix is not None:
+            raise BindingError(
+                f"cluster {self._node.where}: instances() lists the instances of a cluster"
+                " whose parameters are not bound, such as repo.user.instances()"
+            )
+        return instances_flow(self._node, self._parent_prefix, self._values, self._rt.scan_count)
+
+    def _instance(self, found: dict[str, str]) -> ClusterHandle:
+        """The bound handle of an instance found by ``instances()`` (values parsed back)."""
+        params = {p.name: p.parse(found[p.name]) for p in self._node.own_params}
+        return self(**params)
 
     def __repr__(self) -> str:
         shown = (

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, ClassVar, Final, Generic, TypeVar, final, get_args
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from ._errors import TTLError
 
-__all__ = ["INHERIT", "MISSING", "Inherit", "Key", "TTLArg", "ttl_ms"]
+__all__ = [
+    "INHERIT",
+    "MISSING",
+    "Counter",
+    "FloatCounter",
+    "HashKey",
+    "Inherit",
+    "Key",
+    "ListKey",
+    "SetKey",
+    "SortedSetKey",
+    "TTLArg",
+    "ttl_ms",
+]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @final
@@ -77,7 +91,7 @@ def ttl_ms(ttl: TTLArg, where: str) -> int | Inherit | None:
 
 
 class Key(Generic[T]):
-    """Declares a Redis string key holding a value of type ``T``.
+    """Declares a Redis string key holding a value of type ``T`` as JSON.
 
     Use it as the annotation of a cluster field; the field's default is
     either the key's default value or a ``Key(...)`` carrying options::
@@ -87,6 +101,10 @@ class Key(Generic[T]):
             short: Key[str] = Key(ttl=5)
             message: Key[str] = Key("message:{message_id}", default="?")
 
+    The native structures are declared the same way with :class:`HashKey`,
+    :class:`ListKey`, :class:`SetKey`, :class:`SortedSetKey`,
+    :class:`Counter` and :class:`FloatCounter`.
+
     Args:
         template: the key's name below its cluster; defaults to the field
             name. May hold its own ``{placeholders}``.
@@ -95,9 +113,16 @@ class Key(Generic[T]):
         ttl: seconds or ``timedelta``; ``None`` for no expiry; ``INHERIT``
             (the default) for the enclosing cluster's TTL.
         strict: validate values in pydantic's strict mode.
+        sliding: renew the TTL on every read, in the same round trip
+            (``GETEX`` for string keys).
     """
 
-    __slots__ = ("default", "strict", "template", "ttl")
+    __slots__ = ("default", "sliding", "strict", "template", "ttl")
+
+    redis_type: ClassVar[str] = "string"
+    """The Redis type that ``TYPE`` reports for keys of this kind."""
+    fixed_type: ClassVar[Any] = None
+    """The value type of kinds declared without a type argument (counters)."""
 
     def __init__(
         self,
@@ -106,15 +131,27 @@ class Key(Generic[T]):
         default: T = MISSING,
         ttl: TTLArg = INHERIT,
         strict: bool = False,
+        sliding: bool = False,
     ) -> None:
         self.template = template
         self.default = default
         self.ttl = ttl
         self.strict = strict
+        self.sliding = sliding
 
     def __repr__(self) -> str:
         options = [f"{name}={getattr(self, name)!r}" for name in ("template", "default", "ttl")]
-        return f"Key({', '.join(options)})"
+        return f"{type(self).__name__}({', '.join(options)})"
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        """The type ``get()`` returns for a declaration ``Kind[arg]``."""
+        return arg
+
+    @classmethod
+    def implicit_default(cls) -> Any:
+        """What a missing key reads as when the declaration gives no default."""
+        return MISSING
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -122,5 +159,103 @@ class Key(Generic[T]):
     ) -> core_schema.CoreSchema:
         # A cluster model is a declaration, never instantiated with data; the
         # schema of the value type keeps pydantic's introspection meaningful.
-        args = getattr(source, "__args__", None)
-        return handler.generate_schema(args[0]) if args else core_schema.any_schema()
+        args = get_args(source)
+        return handler.generate_schema(cls.value_type(args[0])) if args else cls._bare_schema()
+
+    @classmethod
+    def _bare_schema(cls) -> core_schema.CoreSchema:
+        return core_schema.any_schema()
+
+
+class HashKey(Key[M]):
+    """A pydantic model stored as a Redis hash: one field per model field,
+    each encoded as JSON of its own type."""
+
+    __slots__ = ()
+    redis_type = "hash"
+
+
+class ListKey(Key[list[T]], Generic[T]):
+    """A Redis list of ``T`` members (JSON each); a missing list reads as ``[]``."""
+
+    __slots__ = ()
+    redis_type = "list"
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        return list[arg]  # type: ignore[valid-type]
+
+    @classmethod
+    def implicit_default(cls) -> Any:
+        return []
+
+
+class SetKey(Key[set[T]], Generic[T]):
+    """A Redis set of ``T`` members (JSON each); a missing set reads as ``set()``."""
+
+    __slots__ = ()
+    redis_type = "set"
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        return set[arg]  # type: ignore[valid-type]
+
+    @classmethod
+    def implicit_default(cls) -> Any:
+        return set()
+
+
+class SortedSetKey(Key[dict[T, float]], Generic[T]):
+    """A Redis sorted set of ``T`` members with float scores; reads as ``{member: score}``."""
+
+    __slots__ = ()
+    redis_type = "zset"
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        return dict[arg, float]  # type: ignore[valid-type]
+
+    @classmethod
+    def implicit_default(cls) -> Any:
+        return {}
+
+
+class Counter(Key[int]):
+    """An integer counter with atomic increments; a missing counter reads as ``0``.
+
+    Declare it without a type argument: ``visits: Counter``.
+    """
+
+    __slots__ = ()
+    fixed_type = int
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        return int
+
+    @classmethod
+    def implicit_default(cls) -> Any:
+        return 0
+
+    @classmethod
+    def _bare_schema(cls) -> core_schema.CoreSchema:
+        return core_schema.int_schema()
+
+
+class FloatCounter(Key[float]):
+    """A float counter with atomic increments; a missing counter reads as ``0.0``."""
+
+    __slots__ = ()
+    fixed_type = float
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        return float
+
+    @classmethod
+    def implicit_default(cls) -> Any:
+        return 0.0
+
+    @classmethod
+    def _bare_schema(cls) -> core_schema.CoreSchema:
+        return core_schema.float_schema()

@@ -1,44 +1,62 @@
 """Sans-IO operations: the Redis commands each operation sends, and what the
 replies mean.
 
-Nothing here imports a Redis client. A one-command operation is a
-:class:`Call` (the command and a function that turns its reply into the typed
-result). An operation that needs several round trips is a *flow*: a generator
-that yields a command (a tuple) or a list of commands (sent as one pipeline)
-and receives the reply (or the list of replies) back; items it wants to
-hand to the caller as they come (``subkeys()``) are yielded as :class:`Emit`.
-The executors in ``_execute`` drive both, once for sync and once for async.
+Nothing here imports a Redis client. An operation that takes one round trip
+is an *op*: a :class:`Call` (one command and the parser of its reply) or a
+:class:`Batch` (several commands sent together, by default as one
+MULTI/EXEC, and the parser of their replies). Ops can be queued in a
+pipeline. An operation that needs several round trips is a *flow*: a
+generator that yields messages and receives their replies:
 
-Replies may be ``bytes`` or ``str`` (the caller's client may decode
-responses), and may or may not have passed through redis-py's response
+- a command (a tuple): its reply;
+- a list of commands: sent as one pipeline, the list of replies;
+- :class:`Watch`: WATCH the keys on a connection kept for this flow until the
+  next :class:`Exec`; commands in between are sent on that connection;
+- :class:`Exec`: MULTI, the commands, EXEC; the replies, or ``None`` when a
+  watched key changed;
+- :class:`Sleep`: pause (retry backoff);
+- :class:`Emit`: a value handed to the caller as it comes (``subkeys()``).
+
+The executors in ``_execute`` drive ops and flows, once for sync and once for
+async. Replies may be ``bytes`` or ``str`` (the caller's client may decode
+responses) and may or may not have passed through redis-py's response
 callbacks; every parser accepts both shapes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Union
 
-from ._errors import KeyNotFoundError, OptionsError
-from ._keys import Inherit
+from ._errors import KeyNotFoundError, WrongTypeError
 
 __all__ = [
+    "Batch",
+    "combine",
+    "parse_reply",
+    "unlink",
+    "scan_unlink",
     "Call",
     "Command",
     "Emit",
+    "Exec",
     "Flow",
-    "clear",
+    "Op",
+    "Sleep",
+    "Watch",
+    "as_bytes",
+    "as_text",
     "delete",
     "exists",
     "expire",
-    "get",
+    "expiry_args",
+    "kind_type",
     "persist",
-    "raw",
     "scan_keys",
-    "set_",
-    "the_type",
+    "truthy",
     "ttl",
+    "wrong_type",
 ]
 
 R = TypeVar("R")
@@ -47,10 +65,31 @@ Command = tuple[Any, ...]
 
 @dataclass(frozen=True, slots=True)
 class Call(Generic[R]):
-    """One command and the parser of its reply."""
+    """One command and the parser of its reply.
+
+    ``key`` and ``kind`` name the key and its declared kind when the command
+    works on one declared key, so that a ``WRONGTYPE`` reply becomes a
+    :class:`WrongTypeError` naming both.
+    """
 
     command: Command
     parse: Callable[[Any], R]
+    key: str | None = None
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(Generic[R]):
+    """Several commands sent in one round trip; ``atomic`` wraps them in MULTI/EXEC."""
+
+    commands: tuple[Command, ...]
+    parse: Callable[[list[Any]], R]
+    key: str | None = None
+    kind: str = ""
+    atomic: bool = True
+
+
+Op = Call[R] | Batch[R]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,72 +99,91 @@ class Emit:
     value: Any
 
 
-Flow = Generator[Command | list[Command] | Emit, Any, R]
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """WATCH ``keys`` on a connection the flow keeps until its next :class:`Exec`."""
+
+    keys: tuple[str, ...]
 
 
-# -- string keys ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Exec:
+    """MULTI, ``commands``, EXEC on the watching connection; ``None`` on a conflict."""
+
+    commands: tuple[Command, ...]
 
 
-def get(name: str, load: Callable[[Any, str], R], default: Callable[[], R] | None) -> Call[R]:
-    """``GET``; a missing key gives ``default()`` or raises ``KeyNotFoundError``."""
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Pause for ``seconds`` before going on."""
 
-    def parse(reply: Any) -> R:
-        if reply is None:
-            if default is None:
-                raise KeyNotFoundError(f"key {name!r} does not exist and declares no default")
-            return default()
-        return load(reply, name)
-
-    return Call(("GET", name), parse)
+    seconds: float
 
 
-def set_(
-    name: str,
-    data: bytes,
-    ttl_ms: int | Inherit | None,
-    *,
-    nx: bool = False,
-    xx: bool = False,
-    keepttl: bool = False,
-) -> Call[bool]:
-    """``SET`` with the expiry in the same command; the result says whether it was written.
+Flow = Generator[Command | list[Command] | Emit | Watch | Exec | Sleep, Any, R]
 
-    ``ttl_ms`` must already be resolved; ``INHERIT`` here means "no expiry
-    applies" only together with ``keepttl``.
+
+def combine(ops: Sequence[Op[Any]], atomic: bool) -> Batch[list[Any]]:
+    """Several ops as one round trip; the result lists each op's result in order.
+
+    An op whose reply holds an error yields that exception in its place, so
+    that callers see every result; ``raise_first`` turns them into one error.
     """
-    if nx and xx:
-        raise OptionsError(f"set {name!r}: nx and xx exclude each other")
-    command: list[Any] = ["SET", name, data]
-    if keepttl:
-        command.append("KEEPTTL")
-    elif isinstance(ttl_ms, int):
-        command.extend(_expiry_args(ttl_ms, "EX", "PX"))
-    if nx:
-        command.append("NX")
-    elif xx:
-        command.append("XX")
-    return Call(tuple(command), _truthy)
+    commands = tuple(command for op in ops for command in _commands_of(op))
+
+    def parse(replies: list[Any]) -> list[Any]:
+        results: list[Any] = []
+        at = 0
+        for op in ops:
+            if isinstance(op, Call):
+                reply: Any = replies[at]
+                at += 1
+            else:
+                reply = replies[at : at + len(op.commands)]
+                at += len(op.commands)
+            try:
+                results.append(parse_reply(op, reply))
+            except Exception as exc:  # kept in place; see raise_first
+                results.append(exc)
+        return results
+
+    return Batch(commands, parse, atomic=atomic)
+
+
+def parse_reply(op: Op[R], reply: Any) -> R:
+    """Parse one op's reply (or reply list), raising the first error it holds."""
+    for item in reply if isinstance(op, Batch) else (reply,):
+        if isinstance(item, Exception):
+            raise item
+    return op.parse(reply)
+
+
+def _commands_of(op: Op[Any]) -> tuple[Command, ...]:
+    return (op.command,) if isinstance(op, Call) else op.commands
+
+
+# -- operations every key kind shares ---------------------------------------------
 
 
 def delete(name: str) -> Call[bool]:
     """``DEL``; whether the key existed."""
-    return Call(("DEL", name), _truthy)
+    return Call(("DEL", name), truthy)
 
 
 def exists(name: str) -> Call[bool]:
     """``EXISTS``."""
-    return Call(("EXISTS", name), _truthy)
+    return Call(("EXISTS", name), truthy)
 
 
 def expire(name: str, ttl_ms: int) -> Call[bool]:
     """``EXPIRE`` (whole seconds) or ``PEXPIRE``; whether the key exists."""
-    word, amount = _expiry_args(ttl_ms, "EXPIRE", "PEXPIRE")
-    return Call((word, name, amount), _truthy)
+    word, amount = expiry_args(ttl_ms, "EXPIRE", "PEXPIRE")
+    return Call((word, name, amount), truthy)
 
 
 def persist(name: str) -> Call[bool]:
     """``PERSIST``; whether an expiry was removed."""
-    return Call(("PERSIST", name), _truthy)
+    return Call(("PERSIST", name), truthy)
 
 
 def ttl(name: str) -> Call[float | None]:
@@ -140,17 +198,21 @@ def ttl(name: str) -> Call[float | None]:
     return Call(("PTTL", name), parse)
 
 
-def the_type(name: str, load: Callable[[Any, str], Any]) -> Call[type | None]:
-    """``GET``, then the Python type of the stored value (``None`` when missing)."""
-    return Call(("GET", name), lambda reply: None if reply is None else type(load(reply, name)))
+def kind_type(name: str, kind: str, redis_type: str, python_type: type) -> Call[type | None]:
+    """``TYPE``: ``python_type`` when the key holds a ``redis_type``, ``None`` when missing."""
+
+    def parse(reply: Any) -> type | None:
+        found = as_text(reply)
+        if found == "none":
+            return None
+        if found != redis_type:
+            raise wrong_type(name, kind, found)
+        return python_type
+
+    return Call(("TYPE", name), parse)
 
 
-def raw(name: str) -> Call[bytes | None]:
-    """``GET`` without decoding: the bytes as stored."""
-    return Call(("GET", name), _as_bytes)
-
-
-# -- whole-cluster operations -----------------------------------------------------
+# -- whole-cluster flows ----------------------------------------------------------
 
 
 def scan_keys(pattern: str, count: int) -> Flow[None]:
@@ -160,7 +222,7 @@ def scan_keys(pattern: str, count: int) -> Flow[None]:
     while True:
         cursor, keys = _scan_reply((yield ("SCAN", cursor, "MATCH", pattern, "COUNT", count)))
         for key in keys:
-            raw_key = _as_bytes(key)
+            raw_key = as_bytes(key)
             if raw_key not in seen:
                 seen.add(raw_key)
                 yield Emit(raw_key.decode("utf-8", "backslashreplace"))
@@ -168,14 +230,22 @@ def scan_keys(pattern: str, count: int) -> Flow[None]:
             return
 
 
-def clear(pattern: str, count: int, chunk: int) -> Flow[int]:
-    """Delete every key matching ``pattern`` with ``UNLINK`` in chunks; return how many."""
+def unlink(names: Sequence[Any], chunk: int) -> Flow[int]:
+    """``UNLINK`` ``names`` in chunks; how many existed."""
+    deleted = 0
+    for start in range(0, len(names), chunk):
+        deleted += int((yield ("UNLINK", *names[start : start + chunk])))
+    return deleted
+
+
+def scan_unlink(pattern: str, accept: Callable[[str], bool], count: int, chunk: int) -> Flow[int]:
+    """``UNLINK`` every key matching ``pattern`` that ``accept`` agrees to; how many."""
     deleted = 0
     pending: list[Any] = []
     cursor: Any = 0
     while True:
         cursor, keys = _scan_reply((yield ("SCAN", cursor, "MATCH", pattern, "COUNT", count)))
-        pending.extend(keys)
+        pending.extend(key for key in keys if accept(as_text(key)))
         done = int(cursor) == 0
         while len(pending) >= chunk or (done and pending):
             batch, pending = pending[:chunk], pending[chunk:]
@@ -187,18 +257,32 @@ def clear(pattern: str, count: int, chunk: int) -> Flow[int]:
 # -- reply helpers ----------------------------------------------------------------
 
 
-def _expiry_args(ms: int, seconds_word: str, ms_word: str) -> tuple[str, int]:
-    # Whole seconds read better in MONITOR and work with every server; PX
-    # keeps sub-second precision.
+def wrong_type(name: str, kind: str, found: str) -> WrongTypeError:
+    """The error for a key that holds another Redis type than its declaration."""
+    return WrongTypeError(
+        f"key {name!r} is declared as {kind} but holds a Redis {found}; delete it or fix"
+        " the declaration"
+    )
+
+
+def expiry_args(ms: int, seconds_word: str, ms_word: str) -> tuple[str, int]:
+    """Whole seconds read better in MONITOR; milliseconds keep sub-second precision."""
     return (seconds_word, ms // 1000) if ms % 1000 == 0 else (ms_word, ms)
 
 
-def _truthy(reply: Any) -> bool:
+def truthy(reply: Any) -> bool:
+    """A reply as a bool (``OK``, ``1``, ``True`` are true; ``None``, ``0`` false)."""
     return bool(reply) and reply != b"0" and reply != "0"
 
 
-def _as_bytes(reply: Any) -> Any:
+def as_bytes(reply: Any) -> Any:
+    """``str`` replies (from decoding clients) back to bytes; others unchanged."""
     return reply.encode() if isinstance(reply, str) else reply
+
+
+def as_text(reply: Any) -> str:
+    """A bytes or str reply as text."""
+    return reply.decode("utf-8", "backslashreplace") if isinstance(reply, bytes) else str(reply)
 
 
 def _scan_reply(reply: Any) -> tuple[Any, list[Any]]:

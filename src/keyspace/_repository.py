@@ -1,185 +1,60 @@
 """``Repository`` (asyncio) and ``SyncRepository``: the two thin façades.
 
-Each I/O method builds a plan (``_plan``) from the handle's bound state and
-hands it to the flavour's executor (``_execute``); binding lives in
-``_handles`` and is shared. The two flavours expose the same methods with
-the same signatures (a test keeps them equal); only closing differs, as in
-redis-py: ``aclose()``/``async with`` and ``close()``/``with``.
+Each I/O method hands an op or flow that the flavour-independent handles
+build to the flavour's executor (``_execute``). The two flavours expose the
+same methods with the same signatures (a test keeps them equal); only closing
+differs, as in redis-py: ``aclose()``/``async with`` and ``close()``/``with``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import redis
 import redis.asyncio
+from pydantic import BaseModel
 
-from . import _plan as plan
 from ._cluster import Cluster, root_node
 from ._execute import AsyncExecutor, SyncExecutor
 from ._handles import ClusterHandle, KeyHandle, Runtime
-from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
+from ._keys import Inherit, ttl_ms
+from ._kinds import ASYNC_KINDS, SYNC_KINDS
+from ._pipeline import AsyncPipeline, SyncPipeline
+from ._plan import Emit, Flow
 from ._settings import RedisSettings
+from ._strings import DEFAULT_ATTEMPTS, update_many_flow
 
 __all__ = [
     "AsyncBoundCluster",
-    "AsyncBoundKey",
     "KeyScan",
     "Repository",
     "SyncBoundCluster",
-    "SyncBoundKey",
     "SyncRepository",
 ]
 
-T = TypeVar("T")
 C = TypeVar("C", bound=Cluster)
 X = TypeVar("X", AsyncExecutor, SyncExecutor)
 
-Expiry = int | float | timedelta
-
-
-class AsyncBoundKey(KeyHandle[T]):
-    """A bound key of a :class:`Repository`; every I/O method is a coroutine."""
-
-    __slots__ = ()
-    _rt: Runtime[AsyncExecutor]
-
-    async def get(self) -> T:
-        """The stored value, validated; a fresh copy of the declared default when missing."""
-        spec = self._node.spec
-        return await self._rt.executor.call(plan.get(self.key, spec.load, spec.default_factory))
-
-    async def set(
-        self,
-        value: T,
-        ttl: TTLArg = INHERIT,
-        *,
-        nx: bool = False,
-        xx: bool = False,
-        keepttl: bool = False,
-    ) -> bool:
-        """Validate ``value``, then write it and its TTL in one command.
-
-        Returns whether it was written (``nx``/``xx`` may prevent it).
-        Raises pydantic's ``ValidationError`` before anything is sent.
-        """
-        return await self._rt.executor.call(self._set(value, ttl, nx, xx, keepttl))
-
-    async def delete(self) -> bool:
-        """Delete the key; whether it existed."""
-        return await self._rt.executor.call(plan.delete(self.key))
-
-    async def exists(self) -> bool:
-        """Whether the key exists."""
-        return await self._rt.executor.call(plan.exists(self.key))
-
-    async def expire(self, ttl: Expiry) -> bool:
-        """Set the key's TTL (seconds or ``timedelta``); whether the key exists."""
-        return await self._rt.executor.call(plan.expire(self.key, self._expiry(ttl)))
-
-    async def persist(self) -> bool:
-        """Remove the key's TTL; whether there was one."""
-        return await self._rt.executor.call(plan.persist(self.key))
-
-    async def ttl(self) -> float | None:
-        """Seconds until the key expires, ``None`` if it never does.
-
-        Raises ``KeyNotFoundError`` when the key does not exist.
-        """
-        return await self._rt.executor.call(plan.ttl(self.key))
-
-    @property
-    def the_type(self) -> Awaitable[type | None]:
-        """Awaitable: the Python type of the stored value, ``None`` when missing."""
-        return self._rt.executor.call(plan.the_type(self.key, self._node.spec.load))
-
-    async def raw(self) -> bytes | None:
-        """The stored bytes, undecoded; ``None`` when missing."""
-        return await self._rt.executor.call(plan.raw(self.key))
-
-
-class SyncBoundKey(KeyHandle[T]):
-    """A bound key of a :class:`SyncRepository`."""
-
-    __slots__ = ()
-    _rt: Runtime[SyncExecutor]
-
-    def get(self) -> T:
-        """The stored value, validated; a fresh copy of the declared default when missing."""
-        spec = self._node.spec
-        value: T = self._rt.executor.call(plan.get(self.key, spec.load, spec.default_factory))
-        return value
-
-    def set(
-        self,
-        value: T,
-        ttl: TTLArg = INHERIT,
-        *,
-        nx: bool = False,
-        xx: bool = False,
-        keepttl: bool = False,
-    ) -> bool:
-        """Validate ``value``, then write it and its TTL in one command.
-
-        Returns whether it was written (``nx``/``xx`` may prevent it).
-        Raises pydantic's ``ValidationError`` before anything is sent.
-        """
-        return self._rt.executor.call(self._set(value, ttl, nx, xx, keepttl))
-
-    def delete(self) -> bool:
-        """Delete the key; whether it existed."""
-        return self._rt.executor.call(plan.delete(self.key))
-
-    def exists(self) -> bool:
-        """Whether the key exists."""
-        return self._rt.executor.call(plan.exists(self.key))
-
-    def expire(self, ttl: Expiry) -> bool:
-        """Set the key's TTL (seconds or ``timedelta``); whether the key exists."""
-        return self._rt.executor.call(plan.expire(self.key, self._expiry(ttl)))
-
-    def persist(self) -> bool:
-        """Remove the key's TTL; whether there was one."""
-        return self._rt.executor.call(plan.persist(self.key))
-
-    def ttl(self) -> float | None:
-        """Seconds until the key expires, ``None`` if it never does.
-
-        Raises ``KeyNotFoundError`` when the key does not exist.
-        """
-        return self._rt.executor.call(plan.ttl(self.key))
-
-    @property
-    def the_type(self) -> type | None:
-        """The Python type of the stored value, ``None`` when missing."""
-        return self._rt.executor.call(plan.the_type(self.key, self._node.spec.load))
-
-    def raw(self) -> bytes | None:
-        """The stored bytes, undecoded; ``None`` when missing."""
-        return self._rt.executor.call(plan.raw(self.key))
-
 
 class KeyScan:
-    """The key names under a bound cluster: ``async for`` them, or ``await`` a list."""
+    """Results found by SCAN: ``async for`` them, or ``await`` the whole list."""
 
-    __slots__ = ("_count", "_executor", "_pattern")
+    __slots__ = ("_executor", "_flow")
 
-    def __init__(self, executor: AsyncExecutor, pattern: str, count: int) -> None:
+    def __init__(self, executor: AsyncExecutor, flow: Flow[None]) -> None:
         self._executor = executor
-        self._pattern = pattern
-        self._count = count
+        self._flow = flow
 
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._executor.stream(plan.scan_keys(self._pattern, self._count))
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._executor.stream(self._flow)
 
-    def __await__(self) -> Generator[Any, None, list[str]]:
+    def __await__(self) -> Generator[Any, None, list[Any]]:
         return self._collect().__await__()
 
-    async def _collect(self) -> list[str]:
-        return [key async for key in self]
+    async def _collect(self) -> list[Any]:
+        return [item async for item in self]
 
 
 class AsyncBoundCluster(ClusterHandle):
@@ -187,19 +62,35 @@ class AsyncBoundCluster(ClusterHandle):
 
     __slots__ = ()
     _rt: Runtime[AsyncExecutor]
-    _key_class = AsyncBoundKey
+    _key_classes = ASYNC_KINDS
 
     def subkeys(self) -> KeyScan:
         """Every key under this cluster's prefix (SCAN): ``async for`` or ``await`` a list."""
-        return KeyScan(self._rt.executor, self._pattern("subkeys"), self._rt.scan_count)
+        return KeyScan(self._rt.executor, self._subkeys_flow())
 
     async def clear(self) -> int:
-        """Delete every key under this cluster's prefix; return how many were deleted."""
-        rt = self._rt
-        return await rt.executor.run(plan.clear(self._pattern("clear"), rt.scan_count, rt.chunk))
+        """Delete every key the cluster's declaration can produce; return how many existed.
 
+        Static keys are deleted by name in one command; only keys with
+        placeholders that are not bound yet are found with SCAN.
+        """
+        return await self._rt.executor.run(self._clear_flow())
 
-AsyncBoundCluster._cluster_class = AsyncBoundCluster
+    async def load(self) -> Any:
+        """Every static key of this cluster as one pydantic snapshot, in one round trip."""
+        return await self._rt.executor.call(self._op_load())
+
+    async def save(self, snapshot: BaseModel | Mapping[str, Any]) -> None:
+        """Validate, then write the snapshot's keys with their TTLs atomically (MULTI/EXEC).
+
+        A snapshot model writes only the fields that were set on it; a
+        mapping writes its items.
+        """
+        await self._rt.executor.call(self._op_save(snapshot))
+
+    def instances(self) -> KeyScan:
+        """The bound instances of an unbound cluster (``repo.user.instances()``) found in Redis."""
+        return KeyScan(self._rt.executor, _instance_flow(self, self._instances_flow()))
 
 
 class SyncBoundCluster(ClusterHandle):
@@ -207,20 +98,58 @@ class SyncBoundCluster(ClusterHandle):
 
     __slots__ = ()
     _rt: Runtime[SyncExecutor]
-    _key_class = SyncBoundKey
+    _key_classes = SYNC_KINDS
 
     def subkeys(self) -> Iterator[str]:
         """Every key under this cluster's prefix (SCAN); ``list()`` it for a list."""
-        rt = self._rt
-        return rt.executor.stream(plan.scan_keys(self._pattern("subkeys"), rt.scan_count))
+        return self._rt.executor.stream(self._subkeys_flow())
 
     def clear(self) -> int:
-        """Delete every key under this cluster's prefix; return how many were deleted."""
-        rt = self._rt
-        return rt.executor.run(plan.clear(self._pattern("clear"), rt.scan_count, rt.chunk))
+        """Delete every key the cluster's declaration can produce; return how many existed.
+
+        Static keys are deleted by name in one command; only keys with
+        placeholders that are not bound yet are found with SCAN.
+        """
+        return self._rt.executor.run(self._clear_flow())
+
+    def load(self) -> Any:
+        """Every static key of this cluster as one pydantic snapshot, in one round trip."""
+        return self._rt.executor.call(self._op_load())
+
+    def save(self, snapshot: BaseModel | Mapping[str, Any]) -> None:
+        """Validate, then write the snapshot's keys with their TTLs atomically (MULTI/EXEC).
+
+        A snapshot model writes only the fields that were set on it; a
+        mapping writes its items.
+        """
+        self._rt.executor.call(self._op_save(snapshot))
+
+    def instances(self) -> Iterator[Any]:
+        """The bound instances of an unbound cluster (``repo.user.instances()``) found in Redis."""
+        return self._rt.executor.stream(_instance_flow(self, self._instances_flow()))
 
 
+AsyncBoundCluster._cluster_class = AsyncBoundCluster
 SyncBoundCluster._cluster_class = SyncBoundCluster
+
+
+def _instance_flow(handle: ClusterHandle, flow: Flow[None]) -> Flow[None]:
+    """Turn the parameter values ``flow`` emits into bound handles."""
+    reply: Any = None
+    while True:
+        try:
+            message = flow.send(reply)
+        except StopIteration:
+            return
+        if not isinstance(message, Emit):
+            reply = yield message
+            continue
+        reply = None
+        try:
+            bound = handle._instance(message.value)
+        except ValueError:  # a foreign key whose segment is not a valid typed parameter
+            continue
+        yield Emit(bound)
 
 
 def _runtime(executor: X, settings: RedisSettings) -> Runtime[X]:
@@ -228,6 +157,13 @@ def _runtime(executor: X, settings: RedisSettings) -> Runtime[X]:
     default_ms = None if default is None else ttl_ms(default, "REDIS_DEFAULT_TTL")
     assert not isinstance(default_ms, Inherit)  # a timedelta or None never inherits
     return Runtime(executor, default_ms, settings.scan_count, settings.delete_chunk_size)
+
+
+def _root_prefix(root: type[Cluster]) -> tuple[Any, str | None]:
+    node = root_node(root)
+    if node.own_params:
+        return node, None
+    return node, node.spec.prefix.text if node.spec.prefix else ""
 
 
 class Repository(AsyncBoundCluster, Generic[C]):
@@ -252,15 +188,38 @@ class Repository(AsyncBoundCluster, Generic[C]):
         self._owns_client = client is None
         if client is None:
             client = settings.async_client()
-        node = root_node(root)
+        node, prefix = _root_prefix(root)
         runtime = _runtime(AsyncExecutor(client, settings.log_commands), settings)
-        prefix = None if node.own_params else (node.spec.prefix.text if node.spec.prefix else "")
         super().__init__(node, "", prefix, {}, runtime)
 
     @property
     def client(self) -> redis.asyncio.Redis:
         """The ``redis.asyncio`` client this repository sends commands through."""
         return self._rt.executor.client
+
+    def pipeline(self, *, transaction: bool = False) -> AsyncPipeline:
+        """Queue operations on any keys and send them in one round trip.
+
+        ``async with repo.pipeline() as p: p.user(1).age.set(3)`` sends on
+        exit; each queued call returns a :class:`Pending` holding its typed
+        result afterwards. ``transaction=True`` wraps them in MULTI/EXEC.
+        """
+        return AsyncPipeline(self, transaction)
+
+    async def update(
+        self,
+        keys: Sequence[KeyHandle[Any]],
+        fn: Callable[..., Sequence[Any]],
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> list[Any]:
+        """Atomically replace several string keys with ``fn(*current_values)``.
+
+        ``fn`` returns the new values in the order of ``keys``. WATCH,
+        read, compute, write in MULTI/EXEC, retried on conflict at most
+        ``attempts`` times (then ``ConflictError``).
+        """
+        return await self._rt.executor.run(update_many_flow(keys, fn, attempts))
 
     async def aclose(self) -> None:
         """Close the client if this repository created it."""
@@ -300,15 +259,38 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         self._owns_client = client is None
         if client is None:
             client = settings.sync_client()
-        node = root_node(root)
+        node, prefix = _root_prefix(root)
         runtime = _runtime(SyncExecutor(client, settings.log_commands), settings)
-        prefix = None if node.own_params else (node.spec.prefix.text if node.spec.prefix else "")
         super().__init__(node, "", prefix, {}, runtime)
 
     @property
     def client(self) -> redis.Redis:
         """The ``redis.Redis`` client this repository sends commands through."""
         return self._rt.executor.client
+
+    def pipeline(self, *, transaction: bool = False) -> SyncPipeline:
+        """Queue operations on any keys and send them in one round trip.
+
+        ``with repo.pipeline() as p: p.user(1).age.set(3)`` sends on exit;
+        each queued call returns a :class:`Pending` holding its typed result
+        afterwards. ``transaction=True`` wraps them in MULTI/EXEC.
+        """
+        return SyncPipeline(self, transaction)
+
+    def update(
+        self,
+        keys: Sequence[KeyHandle[Any]],
+        fn: Callable[..., Sequence[Any]],
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> list[Any]:
+        """Atomically replace several string keys with ``fn(*current_values)``.
+
+        ``fn`` returns the new values in the order of ``keys``. WATCH,
+        read, compute, write in MULTI/EXEC, retried on conflict at most
+        ``attempts`` times (then ``ConflictError``).
+        """
+        return self._rt.executor.run(update_many_flow(keys, fn, attempts))
 
     def close(self) -> None:
         """Close the client if this repository created it."""

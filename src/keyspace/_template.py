@@ -42,6 +42,8 @@ _FORBIDDEN_IN_VALUES = frozenset(":{}*?[]\\")
 # Literal template text may not hold glob characters either, so patterns built
 # from templates never need escaping.
 _FORBIDDEN_IN_LITERALS = frozenset("*?[]\\")
+VALUE_REGEX = r"[^:{}*?\[\]\\]+"
+"""A regular expression for one valid parameter value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +76,20 @@ class Template:
             out.append(parts[i + 1])
         return "".join(out)
 
-    def regex(self) -> str:
-        """A regular expression source matching rendered keys, one group per placeholder."""
+    def regex(self, values: Mapping[str, str], capture: bool = False) -> str:
+        """A regular expression source matching rendered names.
+
+        Bound ``values`` match literally; other placeholders match any valid
+        value, in a named group when ``capture`` is true.
+        """
         out = [re.escape(self.parts[0])]
         for i in range(1, len(self.parts), 2):
-            out.append(f"(?P<{self.parts[i]}>[^:{{}}*?\\[\\]\\\\]+)")
+            name = self.parts[i]
+            value = values.get(name)
+            if value is not None:
+                out.append(re.escape(value))
+            else:
+                out.append(f"(?P<{name}>{VALUE_REGEX})" if capture else VALUE_REGEX)
             out.append(re.escape(self.parts[i + 1]))
         return "".join(out)
 

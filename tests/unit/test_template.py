@@ -28,10 +28,14 @@ def test_render_with_placeholder_inside_a_segment() -> None:
 
 def test_regex_parses_rendered_keys_back() -> None:
     template = parse_template("user:{user_id}:m-{mid}", where="K")
-    match = re.fullmatch(template.regex(), "user:42:m-7")
+    match = re.fullmatch(template.regex({}, capture=True), "user:42:m-7")
     assert match is not None
     assert match.groupdict() == {"user_id": "42", "mid": "7"}
-    assert re.fullmatch(template.regex(), "user:4:2:m-7") is None
+    assert re.fullmatch(template.regex({}), "user:4:2:m-7") is None
+    assert re.fullmatch(template.regex({}), "user:4*:m-7") is None
+    bound = template.regex({"user_id": "4.2"})
+    assert re.fullmatch(bound, "user:4.2:m-7") is not None
+    assert re.fullmatch(bound, "user:412:m-7") is None  # bound values match literally
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,167 @@
+"""Pipelines and transactions: queue operations on any bound keys, send them once.
+
+Inside ``async with repo.pipeline() as p`` (or ``with`` for the sync
+repository), ``p`` navigates like the repository, and every call of a key or
+cluster operation is queued instead of sent: it returns a :class:`Pending`
+whose ``result`` is set when the pipeline runs. Only operations that take one
+round trip can be queued; ``clear()`` or ``update()`` raise ``OptionsError``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from ._errors import OptionsError
+from ._handles import ClusterHandle, KeyHandle
+from ._plan import Op
+
+__all__ = ["AsyncPipeline", "Pending", "SyncPipeline"]
+
+T = TypeVar("T")
+
+_UNSET: Any = object()
+
+
+class Pending(Generic[T]):
+    """The result of a queued operation, available once the pipeline has run."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self) -> None:
+        self._result: Any = _UNSET
+
+    @property
+    def result(self) -> T:
+        """The typed result; raises ``LookupError`` before the pipeline runs."""
+        if self._result is _UNSET:
+            raise LookupError("the pipeline has not run yet")
+        result: T = self._result
+        return result
+
+    def __repr__(self) -> str:
+        shown = "not run" if self._result is _UNSET else repr(self._result)
+        return f"<Pending {shown}>"
+
+
+class _Queue:
+    """Navigates like a handle; operation calls append ops to the pipeline."""
+
+    __slots__ = ("_pipeline", "_target")
+
+    def __init__(self, pipeline: _Pipeline, target: Any) -> None:
+        self._pipeline = pipeline
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        target = self._target
+        build = getattr(target, f"_op_{name}", None)
+        if build is not None:
+            return lambda *args, **kwargs: self._pipeline.queue(build(*args, **kwargs))
+        value = getattr(target, name)
+        if isinstance(value, (ClusterHandle, KeyHandle)):
+            return _Queue(self._pipeline, value)
+        if callable(value):
+            raise OptionsError(f"{name}() takes several round trips and cannot be pipelined")
+        return value
+
+    def __call__(self, *args: object, **kwargs: object) -> _Queue:
+        return _Queue(self._pipeline, self._target(*args, **kwargs))
+
+    def __getitem__(self, item: object) -> _Queue:
+        return _Queue(self._pipeline, self._target[item])
+
+
+class _Pipeline:
+    __slots__ = ("_ops", "_pending", "_root", "transaction")
+
+    def __init__(self, root: ClusterHandle, transaction: bool) -> None:
+        self._root = root
+        self.transaction = transaction
+        self._ops: list[Op[Any]] = []
+        self._pending: list[Pending[Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_Queue(self, self._root), name)
+
+    def __call__(self, *args: object, **kwargs: object) -> _Queue:
+        return _Queue(self, self._root)(*args, **kwargs)
+
+    def queue(self, op: Op[T]) -> Pending[T]:
+        """Queue a ready-made op; usually called through navigation."""
+        pending: Pending[T] = Pending()
+        self._ops.append(op)
+        self._pending.append(pending)
+        return pending
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def _take(self) -> tuple[list[Op[Any]], list[Pending[Any]]]:
+        ops, pending = self._ops, self._pending
+        self._ops, self._pending = [], []
+        return ops, pending
+
+    @staticmethod
+    def _settle(pending: list[Pending[Any]], results: list[Any]) -> list[Any]:
+        for slot, result in zip(pending, results, strict=True):
+            slot._result = result
+        return results
+
+
+class AsyncPipeline(_Pipeline):
+    """A pipeline of a :class:`Repository`; runs on ``execute()`` or when the block exits."""
+
+    __slots__ = ()
+
+    async def execute(self) -> list[Any]:
+        """Send the queued operations in one round trip; their typed results in order.
+
+        Raises :class:`PipelineError` (with every result) when any failed.
+        """
+        ops, pending = self._take()
+        if not ops:
+            return []
+        executor = self._root._rt.executor
+        return self._settle(pending, await executor.pipeline(ops, self.transaction))
+
+    async def __aenter__(self) -> AsyncPipeline:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self.execute()
+
+
+class SyncPipeline(_Pipeline):
+    """A pipeline of a :class:`SyncRepository`; runs on ``execute()`` or when the block exits."""
+
+    __slots__ = ()
+
+    def execute(self) -> list[Any]:
+        """Send the queued operations in one round trip; their typed results in order.
+
+        Raises :class:`PipelineError` (with every result) when any failed.
+        """
+        ops, pending = self._take()
+        if not ops:
+            return []
+        executor = self._root._rt.executor
+        return self._settle(pending, executor.pipeline(ops, self.transaction))
+
+    def __enter__(self) -> SyncPipeline:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.execute()

@@ -1,0 +1,234 @@
+"""String keys (``Key[T]``): a value stored as JSON, with optimistic updates."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from . import _plan as plan
+from ._errors import ConflictError, KeyNotFoundError, OptionsError
+from ._facade import AsyncKey, SyncKey
+from ._handles import KeyHandle
+from ._keys import INHERIT, TTLArg
+from ._plan import Call, Exec, Flow, Sleep, Watch
+
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "AsyncBoundKey",
+    "StringOps",
+    "SyncBoundKey",
+    "backoff",
+    "update_many_flow",
+]
+
+T = TypeVar("T")
+
+DEFAULT_ATTEMPTS = 100
+"""How often ``update()`` retries after losing to a concurrent writer.
+
+50 tasks updating one key needed up to about 40 attempts each here; the
+jittered backoff keeps such bursts short."""
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt``: full jitter, capped at 50 ms."""
+    return random.uniform(0, min(0.05, 0.001 * 2**attempt))
+
+
+class StringOps(KeyHandle[T]):
+    """The operations of a string key, as ops and flows (no I/O)."""
+
+    __slots__ = ()
+
+    def _op_get(self) -> Call[T]:
+        spec = self._node.spec
+        name = self.key
+        default = spec.default_factory
+        command: tuple[Any, ...] = ("GET", name)
+        if spec.sliding:
+            ms = self._ttl(INHERIT)
+            if ms is not None:
+                command = ("GETEX", name, *plan.expiry_args(ms, "EX", "PX"))
+
+        def parse(reply: Any) -> T:
+            if reply is None:
+                if default is None:
+                    raise KeyNotFoundError(f"key {name!r} does not exist and declares no default")
+                value: T = default()
+                return value
+            loaded: T = spec.codec.load(reply, key=name)
+            return loaded
+
+        return Call(command, parse, name, self._kind)
+
+    def _op_set(
+        self,
+        value: T,
+        ttl: TTLArg = INHERIT,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+    ) -> Call[bool]:
+        name = self.key
+        if nx and xx:
+            raise OptionsError(f"set {name!r}: nx and xx exclude each other")
+        if keepttl and ttl is not INHERIT:
+            raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
+        data = self._node.spec.codec.dump(value)  # validates before anything is sent
+        command: list[Any] = ["SET", name, data]
+        ms = None if keepttl else self._ttl(ttl)
+        if keepttl:
+            command.append("KEEPTTL")
+        elif ms is not None:
+            command.extend(plan.expiry_args(ms, "EX", "PX"))
+        if nx:
+            command.append("NX")
+        elif xx:
+            command.append("XX")
+        return Call(tuple(command), plan.truthy, name, self._kind)
+
+    def _op_raw(self) -> Call[bytes | None]:
+        return Call(("GET", self.key), plan.as_bytes, self.key, self._kind)
+
+    def _op_the_type(self) -> Call[type | None]:
+        spec = self._node.spec
+        name = self.key
+
+        def parse(reply: Any) -> type | None:
+            return None if reply is None else type(spec.codec.load(reply, key=name))
+
+        return Call(("GET", name), parse, name, self._kind)
+
+    def _flow_update(self, fn: Callable[[T], T], attempts: int) -> Flow[T]:
+        """WATCH, read, ``fn``, validate, write in MULTI/EXEC; retry on conflict."""
+        name = self.key
+        read = self._op_get()
+        for attempt in range(attempts):
+            yield Watch((name,))
+            new = fn(read.parse((yield read.command)))
+            write = self._op_set(new)
+            if (yield Exec((write.command,))) is not None:
+                return new
+            yield Sleep(backoff(attempt))
+        raise ConflictError(
+            f"update of {name!r} lost to concurrent writers {attempts} times; retry later"
+            " or raise attempts="
+        )
+
+
+class AsyncBoundKey(AsyncKey[T], StringOps[T]):
+    """A string key of a :class:`Repository`; every I/O method is a coroutine."""
+
+    __slots__ = ()
+
+    async def get(self) -> T:
+        """The stored value, validated; a fresh copy of the declared default when missing.
+
+        Raises ``KeyNotFoundError`` when the key is missing and declares no default.
+        """
+        return await self._rt.executor.call(self._op_get())
+
+    async def set(
+        self,
+        value: T,
+        ttl: TTLArg = INHERIT,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+    ) -> bool:
+        """Validate ``value``, then write it and its TTL in one command.
+
+        Returns whether it was written (``nx``/``xx`` may prevent it).
+        Raises pydantic's ``ValidationError`` before anything is sent.
+        """
+        return await self._rt.executor.call(self._op_set(value, ttl, nx, xx, keepttl))
+
+    async def raw(self) -> bytes | None:
+        """The stored bytes, undecoded; ``None`` when missing."""
+        return await self._rt.executor.call(self._op_raw())
+
+    async def update(self, fn: Callable[[T], T], *, attempts: int = DEFAULT_ATTEMPTS) -> T:
+        """Atomically replace the value with ``fn(current)``; return the new value.
+
+        Optimistic: WATCH the key, read, compute, write in MULTI/EXEC, and
+        start over when another client wrote in between (with jittered
+        backoff), at most ``attempts`` times, then raise ``ConflictError``.
+        ``fn`` may run several times, so it must not have side effects.
+        """
+        return await self._rt.executor.run(self._flow_update(fn, attempts))
+
+
+class SyncBoundKey(SyncKey[T], StringOps[T]):
+    """A string key of a :class:`SyncRepository`."""
+
+    __slots__ = ()
+
+    def get(self) -> T:
+        """The stored value, validated; a fresh copy of the declared default when missing.
+
+        Raises ``KeyNotFoundError`` when the key is missing and declares no default.
+        """
+        return self._rt.executor.call(self._op_get())
+
+    def set(
+        self,
+        value: T,
+        ttl: TTLArg = INHERIT,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+    ) -> bool:
+        """Validate ``value``, then write it and its TTL in one command.
+
+        Returns whether it was written (``nx``/``xx`` may prevent it).
+        Raises pydantic's ``ValidationError`` before anything is sent.
+        """
+        return self._rt.executor.call(self._op_set(value, ttl, nx, xx, keepttl))
+
+    def raw(self) -> bytes | None:
+        """The stored bytes, undecoded; ``None`` when missing."""
+        return self._rt.executor.call(self._op_raw())
+
+    def update(self, fn: Callable[[T], T], *, attempts: int = DEFAULT_ATTEMPTS) -> T:
+        """Atomically replace the value with ``fn(current)``; return the new value.
+
+        Optimistic: WATCH the key, read, compute, write in MULTI/EXEC, and
+        start over when another client wrote in between (with jittered
+        backoff), at most ``attempts`` times, then raise ``ConflictError``.
+        ``fn`` may run several times, so it must not have side effects.
+        """
+        return self._rt.executor.run(self._flow_update(fn, attempts))
+
+
+def update_many_flow(
+    keys: Sequence[KeyHandle[Any]], fn: Callable[..., Sequence[Any]], attempts: int
+) -> Flow[list[Any]]:
+    """``update()`` across several string keys: WATCH all, read all, write all in one EXEC."""
+    handles = [_string_handle(key) for key in keys]
+    names = tuple(handle.key for handle in handles)
+    for attempt in range(attempts):
+        yield Watch(names)
+        current = []
+        for handle in handles:
+            read = handle._op_get()
+            current.append(read.parse((yield read.command)))
+        new = list(fn(*current))
+        if len(new) != len(handles):
+            raise OptionsError(f"update of {list(names)}: fn returned {len(new)} values")
+        writes = tuple(h._op_set(v).command for h, v in zip(handles, new, strict=True))
+        if (yield Exec(writes)) is not None:
+            return new
+        yield Sleep(backoff(attempt))
+    raise ConflictError(
+        f"update of {list(names)} lost to concurrent writers {attempts} times; retry later"
+        " or raise attempts="
+    )
+
+
+def _string_handle(key: KeyHandle[Any]) -> StringOps[Any]:
+    if not isinstance(key, StringOps):
+        raise OptionsError(f"update() works on string keys (Key[T]); {key!r} is not one")
+    return key

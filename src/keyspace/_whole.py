@@ -1,0 +1,218 @@
+"""Whole-cluster operations as plans: load, save, clear by schema, instances.
+
+A bound cluster knows every key its declaration can produce below it: the
+static ones by name, and *families* (keys or clusters with placeholders not
+bound yet) by a SCAN pattern plus a regular expression that accepts exactly
+the names the declaration can produce. ``clear()`` deletes the static keys by
+name in one command and scans only for families.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, create_model
+
+from . import _plan as plan
+from ._cluster import ClusterNode, KeyNode
+from ._errors import KeyNotFoundError, OptionsError
+from ._keys import MISSING
+from ._plan import Batch, Emit, Flow, Op
+
+__all__ = [
+    "Family",
+    "clear_flow",
+    "instances_flow",
+    "load_op",
+    "save_op",
+    "snapshot_model",
+    "targets",
+]
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}:{name}" if prefix else name
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Keys of one parameterized declaration: a SCAN glob and the exact names it may hold."""
+
+    glob: str
+    regex: re.Pattern[str]
+
+
+def targets(
+    node: ClusterNode, prefix: str, values: Mapping[str, str]
+) -> tuple[list[str], list[Family]]:
+    """The static key names and the families below a bound cluster."""
+    statics: list[str] = []
+    families: list[Family] = []
+    head = re.escape(_join(prefix, ""))
+    for key in node.keys.values():
+        template = key.spec.template
+        if not key.own_params:
+            statics.append(_join(prefix, key.literal or template.render(values)))
+        else:
+            glob = _join(prefix, template.render(values, missing="*"))
+            families.append(Family(glob, re.compile(head + template.regex(values))))
+    for child in node.children.values():
+        template = child.spec.prefix
+        assert template is not None  # nested clusters always have one
+        if not child.own_params:
+            more_statics, more_families = targets(
+                child, _join(prefix, template.render(values)), values
+            )
+            statics.extend(more_statics)
+            families.extend(more_families)
+        else:
+            glob = _join(prefix, template.render(values, missing="*")) + ":*"
+            regex = head + template.regex(values) + ":" + _subtree(child)
+            families.append(Family(glob, re.compile(regex)))
+    return statics, families
+
+
+def _subtree(node: ClusterNode) -> str:
+    """A regex for every name relative to ``node``'s prefix that its declaration can produce."""
+    branches = [key.spec.template.regex({}) for key in node.keys.values()]
+    for child in node.children.values():
+        assert child.spec.prefix is not None
+        branches.append(child.spec.prefix.regex({}) + ":" + _subtree(child))
+    return "(?:" + "|".join(branches) + ")" if branches else "(?!)"
+
+
+def clear_flow(
+    node: ClusterNode, prefix: str, values: Mapping[str, str], count: int, chunk: int
+) -> Flow[int]:
+    """UNLINK the static keys by name, then SCAN for each family; how many keys existed."""
+    statics, families = targets(node, prefix, values)
+    deleted: int = yield from plan.unlink(statics, chunk)
+    for family in families:
+        deleted += yield from plan.scan_unlink(family.glob, family.regex.fullmatch, count, chunk)  # type: ignore[arg-type]
+    return deleted
+
+
+def instances_flow(
+    node: ClusterNode, parent_prefix: str, values: Mapping[str, str], count: int
+) -> Flow[None]:
+    """Emit the parameter values (rendered) of every instance of ``node`` that has a key."""
+    template = node.spec.prefix
+    assert template is not None
+    glob = _join(parent_prefix, template.render(values, missing="*")) + ":*"
+    regex = re.compile(
+        re.escape(_join(parent_prefix, ""))
+        + template.regex(values, capture=True)
+        + ":"
+        + _subtree(node)
+    )
+    seen: set[tuple[str, ...]] = set()
+    scan = plan.scan_keys(glob, count)
+    reply: Any = None
+    while True:
+        try:
+            message = scan.send(reply)
+        except StopIteration:
+            return
+        if not isinstance(message, Emit):
+            reply = yield message
+            continue
+        reply = None
+        match = regex.fullmatch(message.value)
+        if match is None:
+            continue
+        found = tuple(match.group(p.name) for p in node.own_params)
+        if found not in seen:
+            seen.add(found)
+            yield Emit(dict(zip((p.name for p in node.own_params), found, strict=True)))
+
+
+# -- load and save ------------------------------------------------------------------
+
+
+def snapshot_model(node: ClusterNode) -> type[BaseModel]:
+    """The pydantic model ``load()`` returns: one field per static key of ``node``."""
+    model = node.snapshot
+    if model is None:
+        fields: dict[str, Any] = {}
+        for name, key in node.keys.items():
+            if key.own_params:
+                continue
+            spec = key.spec
+            if spec.default is MISSING:
+                fields[name] = (spec.annotation | None, None)
+            else:
+                fields[name] = (spec.annotation, spec.default)
+        model = node.snapshot = create_model(f"{node.name}Snapshot", **fields)
+    return model
+
+
+def load_op(node: ClusterNode, keys: Mapping[str, Any]) -> Batch[BaseModel]:
+    """Read every static key in one round trip (a plain read, no MULTI)."""
+    names = list(keys)
+    batch = plan.combine([keys[name]._op_get() for name in names], atomic=False)
+    model = snapshot_model(node)
+
+    def parse(replies: list[Any]) -> BaseModel:
+        data: dict[str, Any] = {}
+        for name, result in zip(names, batch.parse(replies), strict=True):
+            if isinstance(result, KeyNotFoundError):
+                result = None
+            elif isinstance(result, Exception):
+                raise result
+            data[name] = result
+        return model.model_construct(**data)
+
+    return Batch(batch.commands, parse, atomic=False)
+
+
+def save_op(
+    node: ClusterNode, keys: Mapping[str, Any], snapshot: BaseModel | Mapping[str, Any]
+) -> Batch[None]:
+    """Validate, then write the given keys with their TTLs in one MULTI/EXEC.
+
+    A model writes only the fields that were set on it; a mapping writes its
+    items. ``None`` for a key without a default that cannot hold ``None``
+    deletes the key.
+    """
+    if isinstance(snapshot, BaseModel):
+        data = {name: getattr(snapshot, name) for name in snapshot.model_fields_set}
+    else:
+        data = dict(snapshot)
+    unknown = sorted(set(data) - set(keys))
+    if unknown:
+        raise OptionsError(
+            f"save() of cluster {node.name}: {', '.join(map(repr, unknown))} are not static keys"
+            f" of it (static keys: {', '.join(keys) or 'none'})"
+        )
+    ops: list[Op[Any]] = []
+    for name, value in data.items():
+        handle = keys[name]
+        if value is None and _absent_means_delete(handle._node):
+            ops.append(handle._op_delete())
+        else:
+            ops.append(handle._op_set(value))
+    batch = plan.combine(ops, atomic=True)
+    return Batch(batch.commands, _raise_first(batch.parse), atomic=True)
+
+
+def _absent_means_delete(key: KeyNode) -> bool:
+    spec = key.spec
+    if spec.default is not MISSING:
+        return False
+    try:
+        spec.codec.validate(None)
+    except ValueError:
+        return True
+    return False
+
+
+def _raise_first(parse: Callable[[list[Any]], list[Any]]) -> Callable[[list[Any]], None]:
+    def check(replies: list[Any]) -> None:
+        for result in parse(replies):
+            if isinstance(result, Exception):
+                raise result
+
+    return check
