@@ -15,19 +15,35 @@ TTL-aware handles on it for asyncio (:class:`Repository`) and sync code
 """
 
 from ._cluster import Cluster
+from ._counters import AsyncCounterKey, SyncCounterKey
 from ._errors import (
     BindingError,
+    ConflictError,
     CorruptValueError,
     DeclarationError,
     InvalidParameterError,
     KeyNotFoundError,
     KeyspaceError,
     OptionsError,
+    PipelineError,
     SettingsError,
     TTLError,
     UnsupportedValueError,
+    WrongTypeError,
 )
-from ._keys import INHERIT, Key
+from ._hashes import AsyncHashKey, SyncHashKey
+from ._keys import (
+    INHERIT,
+    Counter,
+    FloatCounter,
+    HashKey,
+    Key,
+    ListKey,
+    SetKey,
+    SortedSetKey,
+)
+from ._lists import AsyncListKey, SyncListKey
+from ._pipeline import AsyncPipeline, Pending, SyncPipeline
 from ._repository import (
     AsyncBoundCluster,
     KeyScan,
@@ -35,31 +51,55 @@ from ._repository import (
     SyncBoundCluster,
     SyncRepository,
 )
+from ._sets import AsyncSetKey, SyncSetKey
 from ._settings import RedisSettings
+from ._sorted_sets import AsyncSortedSetKey, SyncSortedSetKey
 from ._strings import AsyncBoundKey, SyncBoundKey
 
 __all__ = [
     "INHERIT",
     "AsyncBoundCluster",
     "AsyncBoundKey",
+    "AsyncCounterKey",
+    "AsyncHashKey",
+    "AsyncListKey",
+    "AsyncPipeline",
+    "AsyncSetKey",
+    "AsyncSortedSetKey",
     "BindingError",
     "Cluster",
+    "ConflictError",
     "CorruptValueError",
+    "Counter",
     "DeclarationError",
+    "FloatCounter",
+    "HashKey",
     "InvalidParameterError",
     "Key",
     "KeyNotFoundError",
     "KeyScan",
     "KeyspaceError",
+    "ListKey",
     "OptionsError",
+    "Pending",
+    "PipelineError",
     "RedisSettings",
     "Repository",
+    "SetKey",
     "SettingsError",
+    "SortedSetKey",
     "SyncBoundCluster",
     "SyncBoundKey",
+    "SyncCounterKey",
+    "SyncHashKey",
+    "SyncListKey",
+    "SyncPipeline",
     "SyncRepository",
+    "SyncSetKey",
+    "SyncSortedSetKey",
     "TTLError",
     "UnsupportedValueError",
+    "WrongTypeError",
 ]
 
 __version__ = "0.1.0"

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._counters import AsyncCounterKey, SyncCounterKey
 from ._handles import KeyHandle
-from ._keys import Key
+from ._hashes import AsyncHashKey, SyncHashKey
+from ._keys import Counter, FloatCounter, HashKey, Key, ListKey, SetKey, SortedSetKey
+from ._lists import AsyncListKey, SyncListKey
+from ._sets import AsyncSetKey, SyncSetKey
+from ._sorted_sets import AsyncSortedSetKey, SyncSortedSetKey
 from ._strings import AsyncBoundKey, SyncBoundKey
 
 __all__ = ["ASYNC_KINDS", "SYNC_KINDS"]
 
 ASYNC_KINDS: dict[type[Any], type[KeyHandle[Any]]] = {
     Key: AsyncBoundKey,
+    HashKey: AsyncHashKey,
+    ListKey: AsyncListKey,
+    SetKey: AsyncSetKey,
+    SortedSetKey: AsyncSortedSetKey,
+    Counter: AsyncCounterKey,
+    FloatCounter: AsyncCounterKey,
 }
 SYNC_KINDS: dict[type[Any], type[KeyHandle[Any]]] = {
     Key: SyncBoundKey,
+    HashKey: SyncHashKey,
+    ListKey: SyncListKey,
+    SetKey: SyncSetKey,
+    SortedSetKey: SyncSortedSetKey,
+    Counter: SyncCounterKey,
+    FloatCounter: SyncCounterKey,
 }
