@@ -156,7 +156,7 @@ class AsyncExecutor:
         try:
             while True:
                 message = flow.send(reply)
-                if self.log_commands and not isinstance(message, (Emit, Sleep)):
+                if self.log_commands and isinstance(message, (Watch, Exec)):
                     _log(_commands(message))
                 if isinstance(message, Emit):
                     reply = None
@@ -174,6 +174,8 @@ class AsyncExecutor:
                     except WatchError:
                         reply = None
                 elif pipe is not None and pipe.watching:
+                    if self.log_commands:
+                        _log((message,))
                     reply = await pipe.execute_command(*message)
                 else:
                     reply = await self.send(message)
@@ -262,7 +264,7 @@ class SyncExecutor:
         try:
             while True:
                 message = flow.send(reply)
-                if self.log_commands and not isinstance(message, (Emit, Sleep)):
+                if self.log_commands and isinstance(message, (Watch, Exec)):
                     _log(_commands(message))
                 if isinstance(message, Emit):
                     reply = None
@@ -280,6 +282,8 @@ class SyncExecutor:
                     except WatchError:
                         reply = None
                 elif pipe is not None and pipe.watching:
+                    if self.log_commands:
+                        _log((message,))
                     reply = pipe.execute_command(*message)
                 else:
                     reply = self.send(message)

@@ -30,20 +30,24 @@ class Done:
 
     def __await__(self) -> Generator[Any, None, Any]:
         if isinstance(self.value, Iterator):
-            return list(self.value)
+            return [_handle(item) for item in self.value]
         return self.value
         yield  # pragma: no cover - makes this a generator
 
     def __aiter__(self) -> AsyncIterator[Any]:
         async def items() -> AsyncIterator[Any]:
             for item in self.value:
-                yield item
+                yield _handle(item)
 
         return items()
 
 
+def _handle(item: Any) -> Any:
+    return Awaitable(item) if isinstance(item, (ClusterHandle, KeyHandle)) else item
+
+
 def _io_names() -> frozenset[str]:
-    names = {"the_type", "subkeys"}
+    names = {"the_type", "subkeys", "instances"}
     for cls in (AsyncBoundKey, AsyncBoundCluster, Repository):
         names.update(n for n in dir(cls) if inspect.iscoroutinefunction(getattr(cls, n)))
     return frozenset(names)
@@ -66,7 +70,7 @@ class Awaitable:
             return value
         if inspect.ismethod(value):
             method: Callable[..., Any] = value
-            return lambda *args, **kwargs: Done(method(*args, **kwargs))
+            return lambda *args, **kwargs: Done(method(*_unwrap(args), **kwargs))
         return Done(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -74,6 +78,14 @@ class Awaitable:
 
     def __getitem__(self, item: Any) -> Any:
         return Awaitable(self._target[item])
+
+
+def _unwrap(args: Any) -> Any:
+    if isinstance(args, Awaitable):
+        return args._target
+    if isinstance(args, (list, tuple)):
+        return type(args)(_unwrap(arg) for arg in args)
+    return args
 
 
 @pytest.fixture(params=["async", "sync"])

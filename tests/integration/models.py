@@ -47,6 +47,7 @@ class Pair(Cluster, prefix="pair:{a}:{b}"):
 class App(Cluster, prefix="app", ttl=80):
     tokens: Key[list[str]] = []
     pending_users: Key[set[int]] = set()
+    session: Key[str] = Key(default="", ttl=30, sliding=True)
 
 
 class Root(Cluster, prefix="root"):
