@@ -73,11 +73,11 @@ class _Queue:
 
 
 class _Pipeline:
-    __slots__ = ("_ops", "_pending", "_root", "transaction")
+    __slots__ = ("_ops", "_pending", "_root", "_transaction")
 
     def __init__(self, root: ClusterHandle, transaction: bool) -> None:
         self._root = root
-        self.transaction = transaction
+        self._transaction = transaction
         self._ops: list[Op[Any]] = []
         self._pending: list[Pending[Any]] = []
 
@@ -123,7 +123,7 @@ class AsyncPipeline(_Pipeline):
         if not ops:
             return []
         executor = self._root._rt.executor
-        return self._settle(pending, await executor.pipeline(ops, self.transaction))
+        return self._settle(pending, await executor.pipeline(ops, self._transaction))
 
     async def __aenter__(self) -> AsyncPipeline:
         return self
@@ -152,7 +152,7 @@ class SyncPipeline(_Pipeline):
         if not ops:
             return []
         executor = self._root._rt.executor
-        return self._settle(pending, executor.pipeline(ops, self.transaction))
+        return self._settle(pending, executor.pipeline(ops, self._transaction))
 
     def __enter__(self) -> SyncPipeline:
         return self
