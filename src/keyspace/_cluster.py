@@ -194,6 +194,13 @@ def _compile(cls: type[Cluster]) -> ClusterSpec:
     return ClusterSpec(cls, prefix_template, cluster_ttl, keys, children, typed)
 
 
+def _with_metadata(annotation: Any, metadata: list[Any]) -> Any:
+    """The annotation with a model field's constraints, so field writes check them too."""
+    annotated: Any = Annotated
+    args = (annotation, *metadata)
+    return annotated[args] if metadata else annotation
+
+
 def _is_key(annotation: Any) -> bool:
     kind = get_origin(annotation) or annotation
     return isinstance(kind, type) and issubclass(kind, Key)
@@ -226,9 +233,7 @@ def _compile_key(field_name: str, annotation: Any, declared: Any, where: str) ->
     fields: dict[str, Codec[Any]] = {}
     if issubclass(kind, HashKey):
         fields = {
-            name: codec_for(Annotated[(info.annotation, *info.metadata)], strict=options.strict)
-            if info.metadata
-            else codec_for(info.annotation, strict=options.strict)
+            name: codec_for(_with_metadata(info.annotation, info.metadata), strict=options.strict)
             for name, info in member.model_fields.items()
         }
     ttl = ttl_ms(options.ttl, f"{where} ttl")

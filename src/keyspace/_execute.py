@@ -161,7 +161,8 @@ class AsyncExecutor:
                 if isinstance(message, Emit):
                     reply = None
                 elif isinstance(message, Sleep):
-                    reply = await asyncio.sleep(message.seconds)
+                    await asyncio.sleep(message.seconds)
+                    reply = None
                 elif isinstance(message, Watch):
                     pipe = pipe or self.client.pipeline(transaction=True)
                     reply = await pipe.watch(*message.keys)
@@ -175,7 +176,7 @@ class AsyncExecutor:
                         reply = None
                 elif pipe is not None and pipe.watching:
                     if self.log_commands:
-                        _log((message,))
+                        _log(_commands(message))
                     reply = await pipe.execute_command(*message)
                 else:
                     reply = await self.send(message)
@@ -269,7 +270,8 @@ class SyncExecutor:
                 if isinstance(message, Emit):
                     reply = None
                 elif isinstance(message, Sleep):
-                    reply = time.sleep(message.seconds)  # type: ignore[func-returns-value]
+                    time.sleep(message.seconds)
+                    reply = None
                 elif isinstance(message, Watch):
                     pipe = pipe or self.client.pipeline(transaction=True)
                     reply = pipe.watch(*message.keys)
@@ -283,7 +285,7 @@ class SyncExecutor:
                         reply = None
                 elif pipe is not None and pipe.watching:
                     if self.log_commands:
-                        _log((message,))
+                        _log(_commands(message))
                     reply = pipe.execute_command(*message)
                 else:
                     reply = self.send(message)

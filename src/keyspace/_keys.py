@@ -183,7 +183,7 @@ class ListKey(Key[list[T]], Generic[T]):
 
     @classmethod
     def value_type(cls, arg: Any) -> Any:
-        return list[arg]  # type: ignore[valid-type]
+        return list[arg]
 
     @classmethod
     def implicit_default(cls) -> Any:
@@ -198,7 +198,7 @@ class SetKey(Key[set[T]], Generic[T]):
 
     @classmethod
     def value_type(cls, arg: Any) -> Any:
-        return set[arg]  # type: ignore[valid-type]
+        return set[arg]
 
     @classmethod
     def implicit_default(cls) -> Any:
@@ -213,7 +213,7 @@ class SortedSetKey(Key[dict[T, float]], Generic[T]):
 
     @classmethod
     def value_type(cls, arg: Any) -> Any:
-        return dict[arg, float]  # type: ignore[valid-type]
+        return dict[arg, float]
 
     @classmethod
     def implicit_default(cls) -> Any:

@@ -35,10 +35,11 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound=Cluster)
+ItemT = TypeVar("ItemT")
 X = TypeVar("X", AsyncExecutor, SyncExecutor)
 
 
-class KeyScan:
+class KeyScan(Generic[ItemT]):
     """Results found by SCAN: ``async for`` them, or ``await`` the whole list."""
 
     __slots__ = ("_executor", "_flow")
@@ -47,13 +48,13 @@ class KeyScan:
         self._executor = executor
         self._flow = flow
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[ItemT]:
         return self._executor.stream(self._flow)
 
-    def __await__(self) -> Generator[Any, None, list[Any]]:
+    def __await__(self) -> Generator[Any, None, list[ItemT]]:
         return self._collect().__await__()
 
-    async def _collect(self) -> list[Any]:
+    async def _collect(self) -> list[ItemT]:
         return [item async for item in self]
 
 
@@ -64,7 +65,7 @@ class AsyncBoundCluster(ClusterHandle):
     _rt: Runtime[AsyncExecutor]
     _key_classes = ASYNC_KINDS
 
-    def subkeys(self) -> KeyScan:
+    def subkeys(self) -> KeyScan[str]:
         """Every key under this cluster's prefix (SCAN): ``async for`` or ``await`` a list."""
         return KeyScan(self._rt.executor, self._subkeys_flow())
 
@@ -88,7 +89,7 @@ class AsyncBoundCluster(ClusterHandle):
         """
         await self._rt.executor.call(self._op_save(snapshot))
 
-    def instances(self) -> KeyScan:
+    def instances(self) -> KeyScan[AsyncBoundCluster]:
         """The bound instances of an unbound cluster (``repo.user.instances()``) found in Redis."""
         return KeyScan(self._rt.executor, _instance_flow(self, self._instances_flow()))
 
@@ -124,7 +125,7 @@ class SyncBoundCluster(ClusterHandle):
         """
         self._rt.executor.call(self._op_save(snapshot))
 
-    def instances(self) -> Iterator[Any]:
+    def instances(self) -> Iterator[SyncBoundCluster]:
         """The bound instances of an unbound cluster (``repo.user.instances()``) found in Redis."""
         return self._rt.executor.stream(_instance_flow(self, self._instances_flow()))
 

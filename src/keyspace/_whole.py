@@ -60,17 +60,17 @@ def targets(
             glob = _join(prefix, template.render(values, missing="*"))
             families.append(Family(glob, re.compile(head + template.regex(values))))
     for child in node.children.values():
-        template = child.spec.prefix
-        assert template is not None  # nested clusters always have one
+        child_prefix = child.spec.prefix
+        assert child_prefix is not None  # nested clusters always have one
         if not child.own_params:
             more_statics, more_families = targets(
-                child, _join(prefix, template.render(values)), values
+                child, _join(prefix, child_prefix.render(values)), values
             )
             statics.extend(more_statics)
             families.extend(more_families)
         else:
-            glob = _join(prefix, template.render(values, missing="*")) + ":*"
-            regex = head + template.regex(values) + ":" + _subtree(child)
+            glob = _join(prefix, child_prefix.render(values, missing="*")) + ":*"
+            regex = head + child_prefix.regex(values) + ":" + _subtree(child)
             families.append(Family(glob, re.compile(regex)))
     return statics, families
 

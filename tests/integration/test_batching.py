@@ -58,7 +58,7 @@ async def test_pipeline_execute_returns_results_and_can_be_reused(arepo: Any) ->
 
 async def test_a_failing_command_raises_with_every_result(arepo: Any, raw: Any) -> None:
     await raw.hset("root:user:1:name", "x", "y")
-    with pytest.raises(PipelineError) as info:
+    with pytest.raises(PipelineError) as info:  # noqa: PT012 - raised when the block exits
         async with arepo.pipeline() as p:
             p.user(1).age.set(7)
             p.user(1).name.get()
@@ -66,13 +66,14 @@ async def test_a_failing_command_raises_with_every_result(arepo: Any, raw: Any) 
     results = info.value.results
     assert results[0] is True
     assert isinstance(results[1], WrongTypeError)
-    assert "root:user:1:name" in str(results[1]) and "hash" in str(results[1])
+    assert "root:user:1:name" in str(results[1])
+    assert "hash" in str(results[1])
     assert results[2] == 7
     assert "1 of 3" in str(info.value)
 
 
 async def test_invalid_value_leaves_the_pipeline_unsent(arepo: Any, raw: Any) -> None:
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(pydantic.ValidationError):  # noqa: PT012 - raised while queuing
         async with arepo.pipeline(transaction=True) as p:
             p.user(1).age.set(1)
             p.user(2).age.set("not a number")
