@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticUndefined
 
 from ._codec import Codec, codec_for
@@ -225,10 +225,11 @@ def _compile_key(field_name: str, annotation: Any, declared: Any, where: str) ->
         default = kind.implicit_default()
     else:
         try:
-            codec_for(value_type, strict=options.strict).validate(default)
+            default = codec_for(value_type, strict=options.strict).validate(default)
         except ValueError as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise DeclarationError(
-                f"{where}: default {default!r} is not a valid {value_type!r}: {exc}"
+                f"{where}: default {default!r} is not a valid {_type_repr(value_type)}: {reason}"
             ) from None
     fields: dict[str, Codec[Any]] = {}
     if issubclass(kind, HashKey):
@@ -308,7 +309,8 @@ class ClusterNode:
     @property
     def where(self) -> str:
         prefix = self.spec.prefix
-        return f"{self.name} (template {prefix.text!r})" if prefix else self.name
+        shown = f"{self.name} (template {prefix.text!r})" if prefix else self.name
+        return f"cluster {shown}"
 
     def template_path(self) -> str:
         """The full prefix template from the root, e.g. ``root:user:{user_id}``."""
@@ -370,7 +372,7 @@ def root_node(cls: type[Cluster]) -> ClusterNode:
     """The keyspace tree rooted at ``cls`` (built once per class)."""
     node = _ROOTS.get(cls)
     if node is None:
-        node = _ROOTS[cls] = _build(cls, None, "", frozenset(), (cls,))
+        node = _ROOTS[cls] = _build(cls, None, "", frozenset(), (cls,), {})
     return node
 
 
@@ -380,6 +382,7 @@ def _build(
     field_name: str,
     inherited: frozenset[str],
     lineage: tuple[type[Cluster], ...],
+    inherited_types: dict[str, Any],
 ) -> ClusterNode:
     spec = spec_of(cls)
     prefix = spec.prefix
@@ -389,7 +392,14 @@ def _build(
         for p in (prefix.params if prefix else ())
         if p not in inherited
     )
+    for name in spec.param_types:
+        if name in inherited and inherited_types.get(name) != spec.param_types[name]:
+            raise DeclarationError(
+                f"{cls.__name__}.{name}: placeholder {{{name}}} is bound by an enclosing cluster,"
+                " which gives its type; declare the same type there"
+            )
     path_params = inherited | {p.name for p in own}
+    path_types = {**inherited_types, **{p.name: p.annotation for p in own}}
     ttl = spec.ttl if spec.ttl is not INHERIT or parent is None else parent.ttl
     node = ClusterNode(spec, parent, field_name, own, path_params, ttl)
     for name, key in spec.keys.items():
@@ -407,5 +417,7 @@ def _build(
             raise DeclarationError(
                 f"{cls.__name__}.{name}: cluster {child.__name__} contains itself"
             )
-        node.children[name] = _build(child, node, name, path_params, (*lineage, child))
+        node.children[name] = _build(
+            child, node, name, path_params, (*lineage, child), path_types
+        )
     return node

@@ -237,10 +237,10 @@ class ClusterHandle:
 
     def _own(self) -> tuple[Any, ...]:
         if not self._node.own_params:
-            raise BindingError(f"cluster {self._node.where} has no parameters to bind")
+            raise BindingError(f"{self._node.where} has no parameters to bind")
         if self._prefix is not None:
             raise BindingError(
-                f"cluster {self._node.where}: parameters are already bound ({self._prefix!r})"
+                f"{self._node.where}: parameters are already bound ({self._prefix!r})"
             )
         return self._node.own_params
 
@@ -255,8 +255,9 @@ class ClusterHandle:
         if prefix is None:
             missing = ", ".join(repr(p.name) for p in self._node.own_params)
             raise BindingError(
-                f"cluster {self._node.where}: missing parameter(s) {missing}; bind them first"
-                f" with .{self._node.field_name or 'repo'}(...) or [...]"
+                f"{self._node.where}: missing parameter(s) {missing}; bind them first"
+                f" with {'.' + self._node.field_name if self._node.field_name else 'repo'}(...)"
+                " or [...]"
             )
         return prefix
 
@@ -299,7 +300,7 @@ class ClusterHandle:
     def _instances_flow(self) -> Flow[None]:
         if not self._node.own_params or self._prefix is not None:
             raise BindingError(
-                f"cluster {self._node.where}: instances() lists the instances of a cluster"
+                f"{self._node.where}: instances() lists the instances of a cluster"
                 " whose parameters are not bound, such as repo.user.instances()"
             )
         return instances_flow(self._node, self._parent_prefix, self._values, self._rt.scan_count)

@@ -83,7 +83,7 @@ def ttl_ms(ttl: TTLArg, where: str) -> int | Inherit | None:
             f" got {type(ttl).__name__} {ttl!r}"
         )
     if not math.isfinite(seconds) or seconds <= 0:
-        raise TTLError(f"{where}: ttl must be positive, got {ttl!r}; use None for no expiry")
+        raise TTLError(f"{where}: ttl must be positive, got {ttl!r}")
     ms = round(seconds * 1000)
     if ms < 1:
         raise TTLError(f"{where}: ttl {ttl!r} is shorter than one millisecond")

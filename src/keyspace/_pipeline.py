@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from ._errors import OptionsError
+from ._errors import OptionsError, PipelineError
 from ._handles import ClusterHandle, KeyHandle
 from ._plan import Op
 
@@ -33,9 +33,12 @@ class Pending(Generic[T]):
 
     @property
     def result(self) -> T:
-        """The typed result; raises ``LookupError`` before the pipeline runs."""
+        """The typed result; raises ``LookupError`` before the pipeline runs, and the
+        operation's own error if it failed."""
         if self._result is _UNSET:
             raise LookupError("the pipeline has not run yet")
+        if isinstance(self._result, Exception):
+            raise self._result
         result: T = self._result
         return result
 
@@ -122,8 +125,12 @@ class AsyncPipeline(_Pipeline):
         ops, pending = self._take()
         if not ops:
             return []
-        executor = self._root._rt.executor
-        return self._settle(pending, await executor.pipeline(ops, self._transaction))
+        try:
+            results = await self._root._rt.executor.pipeline(ops, self._transaction)
+        except PipelineError as error:
+            self._settle(pending, error.results)
+            raise
+        return self._settle(pending, results)
 
     async def __aenter__(self) -> AsyncPipeline:
         return self
@@ -151,8 +158,12 @@ class SyncPipeline(_Pipeline):
         ops, pending = self._take()
         if not ops:
             return []
-        executor = self._root._rt.executor
-        return self._settle(pending, executor.pipeline(ops, self._transaction))
+        try:
+            results = self._root._rt.executor.pipeline(ops, self._transaction)
+        except PipelineError as error:
+            self._settle(pending, error.results)
+            raise
+        return self._settle(pending, results)
 
     def __enter__(self) -> SyncPipeline:
         return self

@@ -184,8 +184,8 @@ def save_op(
     unknown = sorted(set(data) - set(keys))
     if unknown:
         raise OptionsError(
-            f"save() of cluster {node.name}: {', '.join(map(repr, unknown))} are not static keys"
-            f" of it (static keys: {', '.join(keys) or 'none'})"
+            f"save() of {node.where}: no static key named {', '.join(map(repr, unknown))}"
+            f" (static keys: {', '.join(keys) or 'none'})"
         )
     ops: list[Op[Any]] = []
     for name, value in data.items():

@@ -60,11 +60,14 @@ async def test_a_failing_command_raises_with_every_result(arepo: Any, raw: Any) 
     await raw.hset("root:user:1:name", "x", "y")
     with pytest.raises(PipelineError) as info:  # noqa: PT012 - raised when the block exits
         async with arepo.pipeline() as p:
-            p.user(1).age.set(7)
-            p.user(1).name.get()
+            written = p.user(1).age.set(7)
+            name = p.user(1).name.get()
             p.user(1).age.get()
     results = info.value.results
     assert results[0] is True
+    assert written.result is True  # every Pending is settled, failures raise their error
+    with pytest.raises(WrongTypeError):
+        name.result  # noqa: B018
     assert isinstance(results[1], WrongTypeError)
     assert "root:user:1:name" in str(results[1])
     assert "hash" in str(results[1])

@@ -174,3 +174,25 @@ def test_ttl_normalisation(ttl: Any, expected: Any) -> None:
 def test_bad_ttls(ttl: Any) -> None:
     with pytest.raises(TTLError, match="K"):
         ttl_ms(ttl, "K")
+
+
+def test_defaults_are_kept_as_validated() -> None:
+    class Lax(Cluster, prefix="lax"):
+        v: Key[int] = "3"  # type: ignore[assignment]
+
+    assert Lax.describe()["keys"]["v"]["default"] == 3
+
+
+def test_an_inherited_placeholder_cannot_be_retyped_by_a_nested_cluster() -> None:
+    class Inner(Cluster, prefix="inner:{user_id}"):
+        user_id: int
+        k: Key[int] = 0
+
+    class Outer(Cluster, prefix="outer:{user_id}"):
+        inner: Inner
+
+    class Top(Cluster, prefix="top"):
+        outer: Outer
+
+    with pytest.raises(DeclarationError, match=r"Inner\.user_id: placeholder \{user_id\}"):
+        root_node(Top)
