@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from keyspace import AsyncBoundCluster, AsyncBoundKey, Repository, SyncRepository
+from keyspace import AsyncBoundCluster, Repository, SyncRepository
+from keyspace._kinds import ASYNC_KINDS
 from keyspace._handles import ClusterHandle, KeyHandle
 
 from .models import Root
@@ -48,7 +49,7 @@ def _handle(item: Any) -> Any:
 
 def _io_names() -> frozenset[str]:
     names = {"the_type", "subkeys", "instances"}
-    for cls in (AsyncBoundKey, AsyncBoundCluster, Repository):
+    for cls in (*ASYNC_KINDS.values(), AsyncBoundCluster, Repository):
         names.update(n for n in dir(cls) if inspect.iscoroutinefunction(getattr(cls, n)))
     return frozenset(names)
 
