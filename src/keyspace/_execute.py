@@ -32,6 +32,7 @@ from ._plan import (
     as_text,
     combine,
     parse_reply,
+    translate,
     wrong_type,
 )
 
@@ -130,7 +131,10 @@ class AsyncExecutor:
             return parse_reply(op, reply)
         except ResponseError as exc:
             if op.key is None or not _is_wrong_type(exc):
-                raise
+                translated = translate(op, exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
             found = as_text(await self.client.type(op.key))
             raise wrong_type(op.key, op.kind, found) from exc
 
@@ -239,7 +243,10 @@ class SyncExecutor:
             return parse_reply(op, reply)
         except ResponseError as exc:
             if op.key is None or not _is_wrong_type(exc):
-                raise
+                translated = translate(op, exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
             found = as_text(self.client.type(op.key))
             raise wrong_type(op.key, op.kind, found) from exc
 

@@ -35,6 +35,7 @@ __all__ = [
     "Batch",
     "combine",
     "parse_reply",
+    "translate",
     "unlink",
     "scan_unlink",
     "Call",
@@ -69,13 +70,15 @@ class Call(Generic[R]):
 
     ``key`` and ``kind`` name the key and its declared kind when the command
     works on one declared key, so that a ``WRONGTYPE`` reply becomes a
-    :class:`WrongTypeError` naming both.
+    :class:`WrongTypeError` naming both. ``on_error`` turns other error
+    replies into clearer errors (a counter holding a non-number, say).
     """
 
     command: Command
     parse: Callable[[Any], R]
     key: str | None = None
     kind: str = ""
+    on_error: Callable[[Exception], Exception] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Batch(Generic[R]):
     key: str | None = None
     kind: str = ""
     atomic: bool = True
+    on_error: Callable[[Exception], Exception] | None = None
 
 
 Op = Call[R] | Batch[R]
@@ -154,8 +158,17 @@ def parse_reply(op: Op[R], reply: Any) -> R:
     """Parse one op's reply (or reply list), raising the first error it holds."""
     for item in reply if isinstance(op, Batch) else (reply,):
         if isinstance(item, Exception):
-            raise item
+            raise translate(op, item)
     return op.parse(reply)
+
+
+def translate(op: Op[Any], error: Exception) -> Exception:
+    """The error to raise for an error reply of ``op`` (its ``on_error``, if it has one)."""
+    if op.on_error is None or str(error).startswith("WRONGTYPE"):
+        return error
+    translated = op.on_error(error)
+    translated.__cause__ = error
+    return translated
 
 
 def _commands_of(op: Op[Any]) -> tuple[Command, ...]:
