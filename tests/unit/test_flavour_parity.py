@@ -37,9 +37,7 @@ def _signature(member: Any) -> list[tuple[str, Any, Any, str]]:
     if isinstance(member, property):
         return []
     signature = inspect.signature(member)
-    return [
-        (p.name, p.kind, p.default, str(p.annotation)) for p in signature.parameters.values()
-    ]
+    return [(p.name, p.kind, p.default, str(p.annotation)) for p in signature.parameters.values()]
 
 
 @pytest.mark.parametrize(("async_cls", "sync_cls"), PAIRS, ids=lambda c: c.__name__)
