@@ -417,7 +417,5 @@ def _build(
             raise DeclarationError(
                 f"{cls.__name__}.{name}: cluster {child.__name__} contains itself"
             )
-        node.children[name] = _build(
-            child, node, name, path_params, (*lineage, child), path_types
-        )
+        node.children[name] = _build(child, node, name, path_params, (*lineage, child), path_types)
     return node

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 
 from keyspace import AsyncBoundCluster, Repository, SyncRepository
-from keyspace._kinds import ASYNC_KINDS
 from keyspace._handles import ClusterHandle, KeyHandle
+from keyspace._kinds import ASYNC_KINDS
 
 from .models import Root
 
