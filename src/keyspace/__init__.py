@@ -31,6 +31,7 @@ from ._errors import (
     UnsupportedValueError,
     WrongTypeError,
 )
+from ._events import KeyEvent
 from ._hashes import AsyncHashKey, SyncHashKey
 from ._keys import (
     INHERIT,
@@ -76,6 +77,7 @@ __all__ = [
     "HashKey",
     "InvalidParameterError",
     "Key",
+    "KeyEvent",
     "KeyNotFoundError",
     "KeyScan",
     "KeyspaceError",

@@ -34,6 +34,8 @@ RESERVED_NAMES = frozenset(
         "client",
         "close",
         "describe",
+        "enable_keyspace_notifications",
+        "events",
         "get_full_prefix",
         "instances",
         "load",
@@ -41,6 +43,7 @@ RESERVED_NAMES = frozenset(
         "save",
         "subkeys",
         "update",
+        "writer_id",
     }
 )
 

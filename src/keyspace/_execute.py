@@ -19,6 +19,7 @@ import redis.asyncio
 from redis.exceptions import ResponseError, WatchError
 
 from ._errors import PipelineError
+from ._events import publishing, with_publishes
 from ._plan import (
     Batch,
     Call,
@@ -61,6 +62,16 @@ def _commands(message: Any) -> Sequence[Command]:
     return message  # type: ignore[no-any-return]
 
 
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _remaining(deadline: float | None) -> float | None:
+    # get_message() returns None early for ignored subscribe confirmations,
+    # so waits are measured against a deadline.
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 def _is_wrong_type(exc: BaseException) -> bool:
     return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
 
@@ -99,11 +110,14 @@ def _pipeline_error(results: list[Any], failed: list[int]) -> PipelineError:
 class AsyncExecutor:
     """Sends plans through a ``redis.asyncio`` client."""
 
-    __slots__ = ("client", "log_commands")
+    __slots__ = ("client", "log_commands", "writer")
 
-    def __init__(self, client: redis.asyncio.Redis, log_commands: bool = False) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, log_commands: bool = False, writer: str | None = None
+    ) -> None:
         self.client = client
         self.log_commands = log_commands
+        self.writer = writer  # publish events for writes, under this id
 
     async def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
@@ -121,6 +135,8 @@ class AsyncExecutor:
 
     async def call(self, op: Op[R]) -> R:
         """Run a one-round-trip operation."""
+        if self.writer is not None:
+            op = publishing(op, self.writer)
         if self.log_commands:
             _log(_commands(op))
         try:
@@ -140,6 +156,8 @@ class AsyncExecutor:
 
     async def pipeline(self, ops: Sequence[Op[Any]], transaction: bool) -> list[Any]:
         """Run ops in one round trip; raise :class:`PipelineError` if any failed."""
+        if self.writer is not None:
+            ops = [publishing(op, self.writer) for op in ops]
         batch = combine(ops, transaction)
         if self.log_commands:
             _log(batch.commands)
@@ -172,7 +190,7 @@ class AsyncExecutor:
                     reply = await pipe.watch(*message.keys)
                 elif isinstance(message, Exec):
                     pipe.multi()
-                    for command in message.commands:
+                    for command in with_publishes(message.commands, self.writer):
                         pipe.execute_command(*command)
                     try:
                         reply = await pipe.execute()
@@ -190,6 +208,31 @@ class AsyncExecutor:
         finally:
             if pipe is not None:
                 await pipe.reset()
+
+    async def subscribe(
+        self, pattern: str, timeout: float | None
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """(channel, data) of each message on channels matching ``pattern``.
+
+        Stops after ``timeout`` seconds without a message (never, for
+        ``None``), or when the consumer stops; the subscription is closed
+        either way.
+        """
+        pubsub = self.client.pubsub()
+        try:
+            await pubsub.psubscribe(pattern)
+            deadline = _deadline(timeout)
+            while True:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=_remaining(deadline)
+                )
+                if message is not None:
+                    yield as_text(message["channel"]), message["data"]
+                    deadline = _deadline(timeout)
+                elif deadline is not None and time.monotonic() >= deadline:
+                    return
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def stream(self, flow: Flow[Any]) -> AsyncIterator[Any]:
         """Run a flow, yielding what it emits as it goes."""
@@ -211,11 +254,14 @@ class AsyncExecutor:
 class SyncExecutor:
     """Sends plans through a blocking ``redis`` client."""
 
-    __slots__ = ("client", "log_commands")
+    __slots__ = ("client", "log_commands", "writer")
 
-    def __init__(self, client: redis.Redis, log_commands: bool = False) -> None:
+    def __init__(
+        self, client: redis.Redis, log_commands: bool = False, writer: str | None = None
+    ) -> None:
         self.client = client
         self.log_commands = log_commands
+        self.writer = writer  # publish events for writes, under this id
 
     def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
@@ -233,6 +279,8 @@ class SyncExecutor:
 
     def call(self, op: Op[R]) -> R:
         """Run a one-round-trip operation."""
+        if self.writer is not None:
+            op = publishing(op, self.writer)
         if self.log_commands:
             _log(_commands(op))
         try:
@@ -252,6 +300,8 @@ class SyncExecutor:
 
     def pipeline(self, ops: Sequence[Op[Any]], transaction: bool) -> list[Any]:
         """Run ops in one round trip; raise :class:`PipelineError` if any failed."""
+        if self.writer is not None:
+            ops = [publishing(op, self.writer) for op in ops]
         batch = combine(ops, transaction)
         if self.log_commands:
             _log(batch.commands)
@@ -284,7 +334,7 @@ class SyncExecutor:
                     reply = pipe.watch(*message.keys)
                 elif isinstance(message, Exec):
                     pipe.multi()
-                    for command in message.commands:
+                    for command in with_publishes(message.commands, self.writer):
                         pipe.execute_command(*command)
                     try:
                         reply = pipe.execute()
@@ -302,6 +352,29 @@ class SyncExecutor:
         finally:
             if pipe is not None:
                 pipe.reset()
+
+    def subscribe(self, pattern: str, timeout: float | None) -> Iterator[tuple[str, Any]]:
+        """(channel, data) of each message on channels matching ``pattern``.
+
+        Stops after ``timeout`` seconds without a message (never, for
+        ``None``), or when the consumer stops; the subscription is closed
+        either way.
+        """
+        pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]
+        try:
+            pubsub.psubscribe(pattern)
+            deadline = _deadline(timeout)
+            while True:
+                message = pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=_remaining(deadline)
+                )
+                if message is not None:
+                    yield as_text(message["channel"]), message["data"]
+                    deadline = _deadline(timeout)
+                elif deadline is not None and time.monotonic() >= deadline:
+                    return
+        finally:
+            pubsub.close()
 
     def stream(self, flow: Flow[Any]) -> Iterator[Any]:
         """Run a flow, yielding what it emits as it goes."""

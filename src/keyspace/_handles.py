@@ -19,6 +19,7 @@ from typing_extensions import Self
 from . import _plan as plan
 from ._cluster import ClusterNode, KeyNode
 from ._errors import BindingError, OptionsError, TTLError
+from ._events import CHANNEL_PREFIX, Source, key_specs, parse_event
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
 from ._plan import Batch, Call, Command, Flow
 from ._template import bind, bind_item
@@ -304,6 +305,20 @@ class ClusterHandle:
                 " whose parameters are not bound, such as repo.user.instances()"
             )
         return instances_flow(self._node, self._parent_prefix, self._values, self._rt.scan_count)
+
+    def _subscription(self, pattern: str, source: Source) -> tuple[str, Any]:
+        """The channel pattern to subscribe to, and a parser of its messages."""
+        prefix = self._require_bound()
+        if source not in ("publish", "keyspace"):
+            raise OptionsError(f"events(source={source!r}): use 'publish' or 'keyspace'")
+        keys = f"{prefix}:{pattern}" if prefix else pattern
+        if source == "keyspace":
+            db = self._rt.executor.client.connection_pool.connection_kwargs.get("db", 0)
+            channel = f"__keyspace@{db}__:{keys}"
+        else:
+            channel = CHANNEL_PREFIX + keys
+        specs = key_specs(self._node, prefix, self._values)
+        return channel, lambda message: parse_event(message[0], message[1], source, specs)
 
     def _instance(self, found: dict[str, str]) -> ClusterHandle:
         """The bound handle of an instance found by ``instances()`` (values parsed back)."""

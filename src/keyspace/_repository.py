@@ -8,6 +8,7 @@ differs, as in redis-py: ``aclose()``/``async with`` and ``close()``/``with``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -17,6 +18,7 @@ import redis.asyncio
 from pydantic import BaseModel
 
 from ._cluster import Cluster, root_node
+from ._events import KeyEvent, Source
 from ._execute import AsyncExecutor, SyncExecutor
 from ._handles import ClusterHandle, KeyHandle, Runtime
 from ._keys import Inherit, ttl_ms
@@ -89,6 +91,21 @@ class AsyncBoundCluster(ClusterHandle):
         """
         await self._rt.executor.call(self._op_save(snapshot))
 
+    async def events(
+        self, pattern: str = "*", *, source: Source = "publish", timeout: float | None = None
+    ) -> AsyncIterator[KeyEvent]:
+        """Changes to keys below this cluster whose relative name matches ``pattern``.
+
+        ``source="publish"`` reads what repositories with ``publish_events=True``
+        publish (values included); ``"keyspace"`` reads Redis keyspace
+        notifications (expiry and eviction too; see
+        ``enable_keyspace_notifications``). Stops after ``timeout`` seconds
+        without an event, when the consumer stops, or on cancellation.
+        """
+        channel, parse = self._subscription(pattern, source)
+        async for message in self._rt.executor.subscribe(channel, timeout):
+            yield parse(message)
+
     def instances(self) -> KeyScan[AsyncBoundCluster]:
         """The bound instances of an unbound cluster (``repo.user.instances()``) found in Redis."""
         return KeyScan(self._rt.executor, _instance_flow(self, self._instances_flow()))
@@ -124,6 +141,21 @@ class SyncBoundCluster(ClusterHandle):
         mapping writes its items.
         """
         self._rt.executor.call(self._op_save(snapshot))
+
+    def events(
+        self, pattern: str = "*", *, source: Source = "publish", timeout: float | None = None
+    ) -> Iterator[KeyEvent]:
+        """Changes to keys below this cluster whose relative name matches ``pattern``.
+
+        ``source="publish"`` reads what repositories with ``publish_events=True``
+        publish (values included); ``"keyspace"`` reads Redis keyspace
+        notifications (expiry and eviction too; see
+        ``enable_keyspace_notifications``). Stops after ``timeout`` seconds
+        without an event, or when the consumer stops.
+        """
+        channel, parse = self._subscription(pattern, source)
+        for message in self._rt.executor.subscribe(channel, timeout):
+            yield parse(message)
 
     def instances(self) -> Iterator[SyncBoundCluster]:
         """The bound instances of an unbound cluster (``repo.user.instances()``) found in Redis."""
@@ -184,13 +216,15 @@ class Repository(AsyncBoundCluster, Generic[C]):
         client: redis.asyncio.Redis | None = None,
         *,
         settings: RedisSettings | None = None,
+        publish_events: bool = False,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         self._owns_client = client is None
         if client is None:
             client = settings.async_client()
         node, prefix = _root_prefix(root)
-        runtime = _runtime(AsyncExecutor(client, settings.log_commands), settings)
+        writer = uuid.uuid4().hex if publish_events else None
+        runtime = _runtime(AsyncExecutor(client, settings.log_commands, writer), settings)
         super().__init__(node, "", prefix, {}, runtime)
 
     @property
@@ -221,6 +255,16 @@ class Repository(AsyncBoundCluster, Generic[C]):
         ``attempts`` times (then ``ConflictError``).
         """
         return await self._rt.executor.run(update_many_flow(keys, fn, attempts))
+
+    @property
+    def writer_id(self) -> str | None:
+        """The id this repository's published events carry (``None``: it does not publish)."""
+        return self._rt.executor.writer
+
+    async def enable_keyspace_notifications(self, flags: str = "KEA") -> None:
+        """``CONFIG SET notify-keyspace-events`` on the server: an explicit opt-in,
+        needed by ``events(source="keyspace")``; keyspace never does it implicitly."""
+        await self.client.config_set("notify-keyspace-events", flags)
 
     async def aclose(self) -> None:
         """Close the client if this repository created it."""
@@ -255,13 +299,15 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         client: redis.Redis | None = None,
         *,
         settings: RedisSettings | None = None,
+        publish_events: bool = False,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         self._owns_client = client is None
         if client is None:
             client = settings.sync_client()
         node, prefix = _root_prefix(root)
-        runtime = _runtime(SyncExecutor(client, settings.log_commands), settings)
+        writer = uuid.uuid4().hex if publish_events else None
+        runtime = _runtime(SyncExecutor(client, settings.log_commands, writer), settings)
         super().__init__(node, "", prefix, {}, runtime)
 
     @property
@@ -292,6 +338,16 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         ``attempts`` times (then ``ConflictError``).
         """
         return self._rt.executor.run(update_many_flow(keys, fn, attempts))
+
+    @property
+    def writer_id(self) -> str | None:
+        """The id this repository's published events carry (``None``: it does not publish)."""
+        return self._rt.executor.writer
+
+    def enable_keyspace_notifications(self, flags: str = "KEA") -> None:
+        """``CONFIG SET notify-keyspace-events`` on the server: an explicit opt-in,
+        needed by ``events(source="keyspace")``; keyspace never does it implicitly."""
+        self.client.config_set("notify-keyspace-events", flags)
 
     def close(self) -> None:
         """Close the client if this repository created it."""
