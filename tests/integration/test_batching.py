@@ -153,3 +153,23 @@ async def test_sliding_expiry_renews_on_read_in_one_command(repo: Any, raw: Any)
     await raw.pexpire("root:app:tokens", 2000)
     await repo.app.tokens.get()  # not sliding
     assert await raw.pttl("root:app:tokens") <= 2000
+
+
+def test_sync_pipeline(backend: Any) -> None:
+    from keyspace import SyncRepository
+
+    repo = SyncRepository(Root, backend.sync_client())
+    with repo.pipeline(transaction=True) as p:
+        written = p.user(1).age.set(4)
+        read = p.user(1).age.get()
+    assert (written.result, read.result) == (True, 4)
+    pipe = repo.pipeline()
+    pipe.user(1).age.the_type()
+    assert pipe.execute() == [int]
+    repo.client.hset("root:user:2:name", "x", "y")
+    with pytest.raises(PipelineError) as info:  # noqa: PT012 - raised when the block exits
+        with repo.pipeline() as p:
+            p.user(2).name.get()
+            p.app.tokens.get()
+    assert isinstance(info.value.results[0], WrongTypeError)
+    assert info.value.results[1] == []
