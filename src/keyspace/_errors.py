@@ -15,6 +15,7 @@ matches its meaning, so callers can catch either::
     ├── SettingsError           (ValueError)   a REDIS_* setting is invalid
     ├── WrongTypeError          (TypeError)    a key holds another Redis type than declared
     ├── PipelineError           (RuntimeError) commands of a pipeline failed; has .results
+    ├── CrossSlotError          (ValueError)   a transaction would span Redis Cluster slots
     └── ConflictError           (RuntimeError) update() kept losing to concurrent writers
 
 Invalid *values* given to ``set()`` raise pydantic's ``ValidationError`` (a
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "BindingError",
     "CorruptValueError",
+    "CrossSlotError",
     "DeclarationError",
     "InvalidParameterError",
     "KeyNotFoundError",
@@ -101,3 +103,11 @@ class PipelineError(KeyspaceError, RuntimeError):
 
 class ConflictError(KeyspaceError, RuntimeError):
     """An optimistic ``update()`` lost to concurrent writers more times than allowed."""
+
+
+class CrossSlotError(KeyspaceError, ValueError):
+    """A transaction, ``save()`` or WATCH would span several Redis Cluster hash slots.
+
+    Raised before anything is sent; declare the cluster with ``hash_tag=True``
+    to keep each bound instance in one slot.
+    """

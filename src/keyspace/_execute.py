@@ -28,6 +28,7 @@ from ._plan import (
     Exec,
     Flow,
     Op,
+    Scan,
     Sleep,
     Watch,
     as_text,
@@ -36,6 +37,7 @@ from ._plan import (
     translate,
     wrong_type,
 )
+from ._slots import CLUSTER_CLIENTS, check_one_slot
 
 __all__ = ["AsyncExecutor", "SyncExecutor"]
 
@@ -110,7 +112,7 @@ def _pipeline_error(results: list[Any], failed: list[int]) -> PipelineError:
 class AsyncExecutor:
     """Sends plans through a ``redis.asyncio`` client."""
 
-    __slots__ = ("client", "log_commands", "writer")
+    __slots__ = ("client", "cluster", "log_commands", "writer")
 
     def __init__(
         self, client: redis.asyncio.Redis, log_commands: bool = False, writer: str | None = None
@@ -118,16 +120,21 @@ class AsyncExecutor:
         self.client = client
         self.log_commands = log_commands
         self.writer = writer  # publish events for writes, under this id
+        self.cluster = isinstance(client, CLUSTER_CLIENTS)
 
     async def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
         if self.log_commands:
             _log(_commands(message))
         if isinstance(message, tuple):
+            if self.cluster and message[0] == "UNLINK":
+                return await self.client.unlink(*message[1:])  # split by slot
             return await self.client.execute_command(*message)  # type: ignore[no-untyped-call]
         return await self._pipeline(message, transaction=False)
 
     async def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
+        if transaction and self.cluster:
+            check_one_slot(commands)
         async with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
@@ -182,10 +189,14 @@ class AsyncExecutor:
                     _log(_commands(message))
                 if isinstance(message, Emit):
                     reply = None
+                elif isinstance(message, Scan):
+                    reply = await self._scan(message)
                 elif isinstance(message, Sleep):
                     await asyncio.sleep(message.seconds)
                     reply = None
                 elif isinstance(message, Watch):
+                    if self.cluster:
+                        check_one_slot([("WATCH", *message.keys)])
                     pipe = pipe or self.client.pipeline(transaction=True)
                     reply = await pipe.watch(*message.keys)
                 elif isinstance(message, Exec):
@@ -234,6 +245,23 @@ class AsyncExecutor:
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
+    async def _scan(self, step: Scan) -> tuple[Any, list[Any]]:
+        if self.log_commands:
+            _log((("SCAN", step.pattern),))
+        if not self.cluster:
+            cursor, keys = await self.client.execute_command(  # type: ignore[no-untyped-call]
+                "SCAN", step.cursor or 0, "MATCH", step.pattern, "COUNT", step.count
+            )
+            return (None if int(cursor) == 0 else cursor), list(keys)
+        # Redis Cluster: scan_iter visits every primary; the iterator is the cursor.
+        iterator = step.cursor or self.client.scan_iter(match=step.pattern, count=step.count)
+        keys = []
+        async for key in iterator:
+            keys.append(key)
+            if len(keys) >= step.count:
+                return iterator, keys
+        return None, keys
+
     async def stream(self, flow: Flow[Any]) -> AsyncIterator[Any]:
         """Run a flow, yielding what it emits as it goes."""
         reply: Any = None
@@ -243,6 +271,8 @@ class AsyncExecutor:
                 if isinstance(message, Emit):
                     reply = None
                     yield message.value
+                elif isinstance(message, Scan):
+                    reply = await self._scan(message)
                 else:
                     reply = await self.send(message)  # type: ignore[arg-type]
         except StopIteration:
@@ -254,7 +284,7 @@ class AsyncExecutor:
 class SyncExecutor:
     """Sends plans through a blocking ``redis`` client."""
 
-    __slots__ = ("client", "log_commands", "writer")
+    __slots__ = ("client", "cluster", "log_commands", "writer")
 
     def __init__(
         self, client: redis.Redis, log_commands: bool = False, writer: str | None = None
@@ -262,16 +292,21 @@ class SyncExecutor:
         self.client = client
         self.log_commands = log_commands
         self.writer = writer  # publish events for writes, under this id
+        self.cluster = isinstance(client, CLUSTER_CLIENTS)
 
     def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
         if self.log_commands:
             _log(_commands(message))
         if isinstance(message, tuple):
+            if self.cluster and message[0] == "UNLINK":
+                return self.client.unlink(*message[1:])  # split by slot
             return self.client.execute_command(*message)  # type: ignore[no-untyped-call]
         return self._pipeline(message, transaction=False)
 
     def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
+        if transaction and self.cluster:
+            check_one_slot(commands)
         with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)  # type: ignore[no-untyped-call]
@@ -326,10 +361,14 @@ class SyncExecutor:
                     _log(_commands(message))
                 if isinstance(message, Emit):
                     reply = None
+                elif isinstance(message, Scan):
+                    reply = self._scan(message)
                 elif isinstance(message, Sleep):
                     time.sleep(message.seconds)
                     reply = None
                 elif isinstance(message, Watch):
+                    if self.cluster:
+                        check_one_slot([("WATCH", *message.keys)])
                     pipe = pipe or self.client.pipeline(transaction=True)
                     reply = pipe.watch(*message.keys)
                 elif isinstance(message, Exec):
@@ -376,6 +415,23 @@ class SyncExecutor:
         finally:
             pubsub.close()
 
+    def _scan(self, step: Scan) -> tuple[Any, list[Any]]:
+        if self.log_commands:
+            _log((("SCAN", step.pattern),))
+        if not self.cluster:
+            cursor, keys = self.client.execute_command(  # type: ignore[no-untyped-call]
+                "SCAN", step.cursor or 0, "MATCH", step.pattern, "COUNT", step.count
+            )
+            return (None if int(cursor) == 0 else cursor), list(keys)
+        # Redis Cluster: scan_iter visits every primary; the iterator is the cursor.
+        iterator = step.cursor or self.client.scan_iter(match=step.pattern, count=step.count)
+        keys = []
+        for key in iterator:
+            keys.append(key)
+            if len(keys) >= step.count:
+                return iterator, keys
+        return None, keys
+
     def stream(self, flow: Flow[Any]) -> Iterator[Any]:
         """Run a flow, yielding what it emits as it goes."""
         reply: Any = None
@@ -385,6 +441,8 @@ class SyncExecutor:
                 if isinstance(message, Emit):
                     reply = None
                     yield message.value
+                elif isinstance(message, Scan):
+                    reply = self._scan(message)
                 else:
                     reply = self.send(message)  # type: ignore[arg-type]
         except StopIteration:

@@ -14,6 +14,7 @@ generator that yields messages and receives their replies:
   next :class:`Exec`; commands in between are sent on that connection;
 - :class:`Exec`: MULTI, the commands, EXEC; the replies, or ``None`` when a
   watched key changed;
+- :class:`Scan`: one step of a SCAN over every primary: ``(cursor, keys)``;
 - :class:`Sleep`: pause (retry backoff);
 - :class:`Emit`: a value handed to the caller as it comes (``subkeys()``).
 
@@ -44,6 +45,7 @@ __all__ = [
     "Exec",
     "Flow",
     "Op",
+    "Scan",
     "Sleep",
     "Watch",
     "as_bytes",
@@ -118,13 +120,28 @@ class Exec:
 
 
 @dataclass(frozen=True, slots=True)
+class Scan:
+    """One SCAN step over every primary; the reply is ``(cursor, keys)``.
+
+    ``cursor`` is ``None`` to start, then whatever the executor returned;
+    the reply's cursor is ``None`` when the scan is complete. Its shape is
+    the executor's business (an int on one server, a per-node iterator on
+    Redis Cluster).
+    """
+
+    pattern: str
+    count: int
+    cursor: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sleep:
     """Pause for ``seconds`` before going on."""
 
     seconds: float
 
 
-Flow = Generator[Command | list[Command] | Emit | Watch | Exec | Sleep, Any, R]
+Flow = Generator[Command | list[Command] | Emit | Scan | Watch | Exec | Sleep, Any, R]
 
 
 def combine(ops: Sequence[Op[Any]], atomic: bool) -> Batch[list[Any]]:
@@ -231,15 +248,15 @@ def kind_type(name: str, kind: str, redis_type: str, python_type: type) -> Call[
 def scan_keys(pattern: str, count: int) -> Flow[None]:
     """Emit every key name matching ``pattern`` once (``SCAN`` may repeat keys)."""
     seen: set[bytes] = set()
-    cursor: Any = 0
+    cursor: Any = None
     while True:
-        cursor, keys = _scan_reply((yield ("SCAN", cursor, "MATCH", pattern, "COUNT", count)))
+        cursor, keys = yield Scan(pattern, count, cursor)
         for key in keys:
             raw_key = as_bytes(key)
             if raw_key not in seen:
                 seen.add(raw_key)
                 yield Emit(raw_key.decode("utf-8", "backslashreplace"))
-        if int(cursor) == 0:
+        if cursor is None:
             return
 
 
@@ -255,11 +272,11 @@ def scan_unlink(pattern: str, accept: Callable[[str], bool], count: int, chunk: 
     """``UNLINK`` every key matching ``pattern`` that ``accept`` agrees to; how many."""
     deleted = 0
     pending: list[Any] = []
-    cursor: Any = 0
+    cursor: Any = None
     while True:
-        cursor, keys = _scan_reply((yield ("SCAN", cursor, "MATCH", pattern, "COUNT", count)))
+        cursor, keys = yield Scan(pattern, count, cursor)
         pending.extend(key for key in keys if accept(as_text(key)))
-        done = int(cursor) == 0
+        done = cursor is None
         while len(pending) >= chunk or (done and pending):
             batch, pending = pending[:chunk], pending[chunk:]
             deleted += int((yield ("UNLINK", *batch)))
@@ -296,8 +313,3 @@ def as_bytes(reply: Any) -> Any:
 def as_text(reply: Any) -> str:
     """A bytes or str reply as text."""
     return reply.decode("utf-8", "backslashreplace") if isinstance(reply, bytes) else str(reply)
-
-
-def _scan_reply(reply: Any) -> tuple[Any, list[Any]]:
-    cursor, keys = reply
-    return cursor, list(keys)
