@@ -11,7 +11,8 @@ Everything a request needs is precomputed here so that binding
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, get_args, get_origin
 
@@ -90,13 +91,16 @@ class ClusterSpec:
     keys: dict[str, KeySpec]
     children: dict[str, type[Cluster]]
     param_types: dict[str, Any]
+    hash_tag: bool
 
 
 class Cluster(BaseModel):
     """Base class of keyspace declarations.
 
     Subclass it with class keywords ``prefix`` (a template such as
-    ``"user:{user_id}"``) and ``ttl`` (seconds, ``timedelta`` or ``None``);
+    ``"user:{user_id}"``), ``ttl`` (seconds, ``timedelta`` or ``None``) and
+    ``hash_tag`` (Redis Cluster: wrap the rendered prefix in braces, so that
+    every key of one bound instance shares a hash slot: ``root:{user:1}:age``);
     annotate keys as ``Key[T]`` and nested clusters with their class.
     Annotate a placeholder's name (``user_id: int``) to type the parameter.
     """
@@ -109,12 +113,17 @@ class Cluster(BaseModel):
     __keyspace_options__: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(
-        cls, *, prefix: str | None = None, ttl: TTLArg = INHERIT, **kwargs: Any
+        cls,
+        *,
+        prefix: str | None = None,
+        ttl: TTLArg = INHERIT,
+        hash_tag: bool = False,
+        **kwargs: Any,
     ) -> None:
         # Class keywords reach both hooks; consume them here so that
         # pydantic's own ``__init_subclass__`` does not see them.
         super().__init_subclass__(**kwargs)
-        cls.__keyspace_options__ = {"prefix": prefix, "ttl": ttl}
+        cls.__keyspace_options__ = {"prefix": prefix, "ttl": ttl, "hash_tag": hash_tag}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -194,7 +203,10 @@ def _compile(cls: type[Cluster]) -> ClusterSpec:
                 f" this cluster's placeholders ({', '.join(sorted(placeholders)) or 'none'})"
             )
     _check_siblings(name, keys, children)
-    return ClusterSpec(cls, prefix_template, cluster_ttl, keys, children, typed)
+    hash_tag = bool(options["hash_tag"])
+    if hash_tag and prefix_template is None:
+        raise DeclarationError(f"{name}: hash_tag=True needs a prefix to tag")
+    return ClusterSpec(cls, prefix_template, cluster_ttl, keys, children, typed, hash_tag)
 
 
 def _with_metadata(annotation: Any, metadata: list[Any]) -> Any:
@@ -315,6 +327,20 @@ class ClusterNode:
         shown = f"{self.name} (template {prefix.text!r})" if prefix else self.name
         return f"cluster {shown}"
 
+    def render_prefix(self, values: Mapping[str, str], missing: str | None = None) -> str:
+        """This cluster's own part of the key prefix (braced when it is a hash tag)."""
+        template = self.spec.prefix
+        assert template is not None  # only the root may lack one, and it is never rendered
+        text = template.render(values, missing)
+        return f"{{{text}}}" if self.spec.hash_tag else text
+
+    def prefix_regex(self, values: Mapping[str, str], capture: bool = False) -> str:
+        """A regex for this cluster's own part of the key prefix (see ``Template.regex``)."""
+        template = self.spec.prefix
+        assert template is not None
+        source = template.regex(values, capture)
+        return re.escape("{") + source + re.escape("}") if self.spec.hash_tag else source
+
     def template_path(self) -> str:
         """The full prefix template from the root, e.g. ``root:user:{user_id}``."""
         parts: list[str] = []
@@ -341,6 +367,7 @@ class ClusterNode:
             "prefix": full,
             "params": [p.name for p in self.own_params],
             "ttl": ttl_of(self.ttl),
+            "hash_tag": self.spec.hash_tag,
             "keys": {
                 name: {
                     "key": f"{full}:{key.spec.template.text}" if full else key.spec.template.text,

@@ -166,9 +166,7 @@ def _head(prefix: str) -> str:
 def _specs(node: ClusterNode, head: str, values: Mapping[str, str]) -> list[tuple[str, KeySpec]]:
     out = [(head + key.spec.template.regex(values), key.spec) for key in node.keys.values()]
     for child in node.children.values():
-        template = child.spec.prefix
-        assert template is not None  # nested clusters always have one
-        out.extend(_specs(child, head + template.regex(values) + ":", values))
+        out.extend(_specs(child, head + child.prefix_regex(values) + ":", values))
     return out
 
 

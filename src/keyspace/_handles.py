@@ -217,10 +217,8 @@ class ClusterHandle:
             handle = self._key_classes[key.spec.kind](key, prefix, full, values, self._rt)
         else:
             assert child is not None  # one of the two was found
-            template = child.spec.prefix
-            assert template is not None  # nested clusters always have one
             if not child.own_params:
-                full = _join(prefix, template.render(values))
+                full = _join(prefix, child.render_prefix(values))
             handle = self._cluster_class(child, prefix, full, values, self._rt)
         self._cache[name] = handle
         return handle
@@ -246,9 +244,7 @@ class ClusterHandle:
         return self._node.own_params
 
     def _bound(self, values: dict[str, str]) -> ClusterHandle:
-        template = self._node.spec.prefix
-        assert template is not None  # only a prefix has parameters to bind
-        prefix = _join(self._parent_prefix, template.render(values))
+        prefix = _join(self._parent_prefix, self._node.render_prefix(values))
         return self._cluster_class(self._node, self._parent_prefix, prefix, values, self._rt)
 
     def _require_bound(self) -> str:

@@ -196,7 +196,7 @@ def _root_prefix(root: type[Cluster]) -> tuple[Any, str | None]:
     node = root_node(root)
     if node.own_params:
         return node, None
-    return node, node.spec.prefix.text if node.spec.prefix else ""
+    return node, node.render_prefix({}) if node.spec.prefix else ""
 
 
 class Repository(AsyncBoundCluster, Generic[C]):

@@ -60,17 +60,15 @@ def targets(
             glob = _join(prefix, template.render(values, missing="*"))
             families.append(Family(glob, re.compile(head + template.regex(values))))
     for child in node.children.values():
-        child_prefix = child.spec.prefix
-        assert child_prefix is not None  # nested clusters always have one
         if not child.own_params:
             more_statics, more_families = targets(
-                child, _join(prefix, child_prefix.render(values)), values
+                child, _join(prefix, child.render_prefix(values)), values
             )
             statics.extend(more_statics)
             families.extend(more_families)
         else:
-            glob = _join(prefix, child_prefix.render(values, missing="*")) + ":*"
-            regex = head + child_prefix.regex(values) + ":" + _subtree(child)
+            glob = _join(prefix, child.render_prefix(values, missing="*")) + ":*"
+            regex = head + child.prefix_regex(values) + ":" + _subtree(child)
             families.append(Family(glob, re.compile(regex)))
     return statics, families
 
@@ -80,7 +78,7 @@ def _subtree(node: ClusterNode) -> str:
     branches = [key.spec.template.regex({}) for key in node.keys.values()]
     for child in node.children.values():
         assert child.spec.prefix is not None
-        branches.append(child.spec.prefix.regex({}) + ":" + _subtree(child))
+        branches.append(child.prefix_regex({}) + ":" + _subtree(child))
     return "(?:" + "|".join(branches) + ")" if branches else "(?!)"
 
 
@@ -99,12 +97,10 @@ def instances_flow(
     node: ClusterNode, parent_prefix: str, values: Mapping[str, str], count: int
 ) -> Flow[None]:
     """Emit the parameter values (rendered) of every instance of ``node`` that has a key."""
-    template = node.spec.prefix
-    assert template is not None
-    glob = _join(parent_prefix, template.render(values, missing="*")) + ":*"
+    glob = _join(parent_prefix, node.render_prefix(values, missing="*")) + ":*"
     regex = re.compile(
         re.escape(_join(parent_prefix, ""))
-        + template.regex(values, capture=True)
+        + node.prefix_regex(values, capture=True)
         + ":"
         + _subtree(node)
     )

@@ -138,3 +138,33 @@ async def test_instances_parse_parameters_back(make_repo: Any, raw: Any) -> None
     assert len(await repo.tenant.instances()) == 3
     with pytest.raises(BindingError, match="instances"):
         repo.tenant(1).instances()
+
+
+class Cart(Cluster, prefix="cart:{cart_id}", hash_tag=True, ttl=60):
+    items: Key[list[str]] = []
+    total: Key[int] = 0
+    notes: Key[str] = Key("note:{note_id}", default="")
+
+
+class Shop(Cluster, prefix="shop"):
+    cart: Cart
+
+
+async def test_hash_tag_pins_every_key_of_an_instance_to_one_slot(
+    make_repo: Any, raw: Any
+) -> None:
+    from redis.crc import key_slot
+
+    repo = make_repo(Shop)
+    cart = repo.cart(7)
+    assert cart.get_full_prefix() == "shop:{cart:7}"
+    assert cart.total.key == "shop:{cart:7}:total"
+    names = [cart.items.key, cart.total.key, cart.notes(1).key]
+    assert len({key_slot(name.encode()) for name in names}) == 1
+    await cart.save({"items": ["a"], "total": 3})
+    await cart.notes(1).set("n")
+    assert await cart.load() == type(await cart.load())(items=["a"], total=3)
+    found = [c.get_full_prefix() async for c in repo.cart.instances()]
+    assert found == ["shop:{cart:7}"]
+    assert await cart.clear() == 3
+    assert await raw.dbsize() == 0
