@@ -18,6 +18,7 @@ import redis.asyncio
 from pydantic import BaseModel
 
 from ._cluster import Cluster, root_node
+from ._errors import OptionsError
 from ._events import KeyEvent, Source
 from ._execute import AsyncExecutor, SyncExecutor
 from ._handles import ClusterHandle, KeyHandle, Runtime
@@ -27,6 +28,7 @@ from ._pipeline import AsyncPipeline, SyncPipeline
 from ._plan import Emit, Flow
 from ._settings import RedisSettings
 from ._strings import DEFAULT_ATTEMPTS, update_many_flow
+from ._template import parse_template
 
 __all__ = [
     "AsyncBoundCluster",
@@ -192,8 +194,20 @@ def _runtime(executor: X, settings: RedisSettings) -> Runtime[X]:
     return Runtime(executor, default_ms, settings.scan_count, settings.delete_chunk_size)
 
 
-def _root_prefix(root: type[Cluster]) -> tuple[Any, str | None]:
+def _root_prefix(root: type[Cluster], override: str | None) -> tuple[Any, str | None]:
     node = root_node(root)
+    if override is not None:
+        template = parse_template(override, where="Repository(prefix=...)")
+        if template.params:
+            raise OptionsError(
+                f"Repository(prefix={override!r}): a prefix override is literal text;"
+                " render tenant values into it yourself"
+            )
+        if node.own_params:
+            raise OptionsError(
+                f"Repository(prefix=...): root {node.where} has parameters; bind them instead"
+            )
+        return node, f"{{{override}}}" if node.spec.hash_tag else override
     if node.own_params:
         return node, None
     return node, node.render_prefix({}) if node.spec.prefix else ""
@@ -206,6 +220,12 @@ class Repository(AsyncBoundCluster, Generic[C]):
     ``REDIS_*`` environment) and closes it in :meth:`aclose`;
     ``Repository(Root, client)`` uses the caller's client as it is and leaves
     closing it to the caller.
+
+    One declaration serves many bindings: ``prefix=`` replaces the root's
+    prefix (one repository per tenant, say: ``prefix=f"t{tenant}:app"``),
+    and another client reaches another server or database. Bindings with
+    distinct prefixes never see each other's keys. ``publish_events=True``
+    publishes every write for ``events()`` subscribers.
     """
 
     __slots__ = ("_owns_client",)
@@ -217,15 +237,16 @@ class Repository(AsyncBoundCluster, Generic[C]):
         *,
         settings: RedisSettings | None = None,
         publish_events: bool = False,
+        prefix: str | None = None,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         self._owns_client = client is None
         if client is None:
             client = settings.async_client()
-        node, prefix = _root_prefix(root)
+        node, bound = _root_prefix(root, prefix)
         writer = uuid.uuid4().hex if publish_events else None
         runtime = _runtime(AsyncExecutor(client, settings.log_commands, writer), settings)
-        super().__init__(node, "", prefix, {}, runtime)
+        super().__init__(node, "", bound, {}, runtime)
 
     @property
     def client(self) -> redis.asyncio.Redis:
@@ -288,7 +309,8 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
 
     ``SyncRepository(Root)`` builds its client from :class:`RedisSettings`
     and closes it in :meth:`close`; ``SyncRepository(Root, client)`` uses the
-    caller's client as it is.
+    caller's client as it is. ``prefix=`` and ``publish_events=`` work as for
+    :class:`Repository`.
     """
 
     __slots__ = ("_owns_client",)
@@ -300,15 +322,16 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         *,
         settings: RedisSettings | None = None,
         publish_events: bool = False,
+        prefix: str | None = None,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         self._owns_client = client is None
         if client is None:
             client = settings.sync_client()
-        node, prefix = _root_prefix(root)
+        node, bound = _root_prefix(root, prefix)
         writer = uuid.uuid4().hex if publish_events else None
         runtime = _runtime(SyncExecutor(client, settings.log_commands, writer), settings)
-        super().__init__(node, "", prefix, {}, runtime)
+        super().__init__(node, "", bound, {}, runtime)
 
     @property
     def client(self) -> redis.Redis:

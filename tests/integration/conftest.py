@@ -96,16 +96,21 @@ def flavour(request: pytest.FixtureRequest) -> str:
 
 @pytest_asyncio.fixture
 async def make_repo(backend: Any, flavour: str) -> AsyncIterator[Callable[..., Any]]:
-    """``make_repo(root=Root, decode_responses=False, **settings)`` for this test's backend."""
+    """``make_repo(root=Root, decode_responses=False, prefix=None, **settings)`` for this test."""
     from keyspace import RedisSettings
 
-    def make(root: type = Root, decode_responses: bool = False, **settings: Any) -> Any:
+    def make(
+        root: type = Root,
+        decode_responses: bool = False,
+        prefix: str | None = None,
+        **settings: Any,
+    ) -> Any:
         options = RedisSettings(**settings)
         if flavour == "async":
-            return Repository(root, backend.async_client(decode_responses), settings=options)
-        return Awaitable(
-            SyncRepository(root, backend.sync_client(decode_responses), settings=options)
-        )
+            client = backend.async_client(decode_responses)
+            return Repository(root, client, settings=options, prefix=prefix)
+        sync_client = backend.sync_client(decode_responses)
+        return Awaitable(SyncRepository(root, sync_client, settings=options, prefix=prefix))
 
     yield make
 

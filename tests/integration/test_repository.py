@@ -88,3 +88,24 @@ def test_demo_runs_on_the_embedded_default(capsys: pytest.CaptureFixture[str]) -
     assert "demo:user:1:messages:message:5" in out
     assert "ValidationError" in out
     assert out.rstrip().endswith("-> 7")
+
+
+async def test_tenant_bindings_never_see_each_others_keys(
+    make_repo: Any, raw: Any, flavour: str
+) -> None:
+    from keyspace import DeclarationError, OptionsError
+
+    tenants = {name: make_repo(prefix=f"t-{name}:root") for name in ("a", "b")}
+    await tenants["a"].user(1).age.set(1)
+    await tenants["b"].user(1).age.set(2)
+    await make_repo().user(1).age.set(3)  # the declared prefix itself
+    assert await tenants["a"].user(1).age.get() == 1
+    assert await tenants["b"].user(1).age.get() == 2
+    assert await tenants["a"].subkeys() == ["t-a:root:user:1:age"]
+    assert await tenants["a"].clear() == 1
+    assert await tenants["b"].user(1).age.get() == 2
+    assert await make_repo().user(1).age.get() == 3
+    with pytest.raises(DeclarationError, match="glob"):
+        make_repo(prefix="t-*:root")
+    with pytest.raises(OptionsError, match="literal"):
+        make_repo(prefix="t-{tenant}")
