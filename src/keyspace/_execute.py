@@ -74,7 +74,7 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def _is_wrong_type(exc: BaseException) -> bool:
+def _is_wrong_type(exc: BaseException | None) -> bool:
     return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
 
 
@@ -85,7 +85,10 @@ def _failures(ops: Sequence[Op[Any]], results: list[Any]) -> list[int]:
 def _wrong_types(ops: Sequence[Op[Any]], results: list[Any]) -> list[int]:
     """Indexes of results that are WRONGTYPE errors of ops on one declared key."""
     return [
-        i for i in _failures(ops, results) if ops[i].key is not None and _is_wrong_type(results[i])
+        i
+        for i in _failures(ops, results)
+        if ops[i].key is not None
+        and (_is_wrong_type(results[i]) or _is_wrong_type(results[i].__cause__))
     ]
 
 
@@ -96,7 +99,8 @@ def _name_types(
         op = ops[i]
         assert op.key is not None  # _wrong_types keeps only these
         error = wrong_type(op.key, op.kind, as_text(kind))
-        error.__cause__ = results[i]
+        reply = results[i]
+        error.__cause__ = reply if _is_wrong_type(reply) else reply.__cause__
         results[i] = error
 
 
@@ -153,13 +157,30 @@ class AsyncExecutor:
                 reply = await self._pipeline(op.commands, op.atomic)
             return parse_reply(op, reply)
         except ResponseError as exc:
-            if op.key is None or not _is_wrong_type(exc):
-                translated = translate(op, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+            failure = await self._failure(op, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    async def _failure(self, op: Op[Any], error: ResponseError) -> Exception:
+        """The error to raise for an op's error reply: a named WRONGTYPE, or its own."""
+        if op.key is not None and _is_wrong_type(error):
             found = as_text(await self.client.type(op.key))
-            raise wrong_type(op.key, op.kind, found) from exc
+            return wrong_type(op.key, op.kind, found)
+        return translate(op, error)
+
+    async def _read(self, op: Call[Any], pipe: Any) -> Any:
+        """A flow's op, sent on the watching connection when there is one."""
+        sender = pipe if pipe is not None and pipe.watching else self.client
+        if self.log_commands:
+            _log((op.command,))
+        try:
+            return parse_reply(op, await sender.execute_command(*op.command))
+        except ResponseError as exc:
+            failure = await self._failure(op, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
 
     async def pipeline(self, ops: Sequence[Op[Any]], transaction: bool) -> list[Any]:
         """Run ops in one round trip; raise :class:`PipelineError` if any failed."""
@@ -191,6 +212,8 @@ class AsyncExecutor:
                     reply = None
                 elif isinstance(message, Scan):
                     reply = await self._scan(message)
+                elif isinstance(message, Call):
+                    reply = await self._read(message, pipe)
                 elif isinstance(message, Sleep):
                     await asyncio.sleep(message.seconds)
                     reply = None
@@ -325,13 +348,30 @@ class SyncExecutor:
                 reply = self._pipeline(op.commands, op.atomic)
             return parse_reply(op, reply)
         except ResponseError as exc:
-            if op.key is None or not _is_wrong_type(exc):
-                translated = translate(op, exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+            failure = self._failure(op, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    def _failure(self, op: Op[Any], error: ResponseError) -> Exception:
+        """The error to raise for an op's error reply: a named WRONGTYPE, or its own."""
+        if op.key is not None and _is_wrong_type(error):
             found = as_text(self.client.type(op.key))
-            raise wrong_type(op.key, op.kind, found) from exc
+            return wrong_type(op.key, op.kind, found)
+        return translate(op, error)
+
+    def _read(self, op: Call[Any], pipe: Any) -> Any:
+        """A flow's op, sent on the watching connection when there is one."""
+        sender = pipe if pipe is not None and pipe.watching else self.client
+        if self.log_commands:
+            _log((op.command,))
+        try:
+            return parse_reply(op, sender.execute_command(*op.command))
+        except ResponseError as exc:
+            failure = self._failure(op, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
 
     def pipeline(self, ops: Sequence[Op[Any]], transaction: bool) -> list[Any]:
         """Run ops in one round trip; raise :class:`PipelineError` if any failed."""
@@ -363,6 +403,8 @@ class SyncExecutor:
                     reply = None
                 elif isinstance(message, Scan):
                     reply = self._scan(message)
+                elif isinstance(message, Call):
+                    reply = self._read(message, pipe)
                 elif isinstance(message, Sleep):
                     time.sleep(message.seconds)
                     reply = None

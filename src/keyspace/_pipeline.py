@@ -5,6 +5,7 @@ repository), ``p`` navigates like the repository, and every call of a key or
 cluster operation is queued instead of sent: it returns a :class:`Pending`
 whose ``result`` is set when the pipeline runs. Only operations that take one
 round trip can be queued; ``clear()`` or ``update()`` raise ``OptionsError``.
+``the_type`` is queued when it is read, as it is a property elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = ["AsyncPipeline", "Pending", "SyncPipeline"]
 T = TypeVar("T")
 
 _UNSET: Any = object()
+# Operations that need several round trips (flows) or a connection of their own.
+_MULTI_ROUND_TRIP = frozenset({"clear", "events", "instances", "subkeys", "update"})
 
 
 class Pending(Generic[T]):
@@ -60,11 +63,13 @@ class _Queue:
         target = self._target
         build = getattr(target, f"_op_{name}", None)
         if build is not None:
+            if name == "the_type":  # a property elsewhere: queued on access
+                return self._pipeline.queue(build())
             return lambda *args, **kwargs: self._pipeline.queue(build(*args, **kwargs))
         value = getattr(target, name)
         if isinstance(value, (ClusterHandle, KeyHandle)):
             return _Queue(self._pipeline, value)
-        if callable(value):
+        if name in _MULTI_ROUND_TRIP:
             raise OptionsError(f"{name}() takes several round trips and cannot be pipelined")
         return value
 

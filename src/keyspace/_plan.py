@@ -9,6 +9,8 @@ pipeline. An operation that needs several round trips is a *flow*: a
 generator that yields messages and receives their replies:
 
 - a command (a tuple): its reply;
+- a :class:`Call`: its parsed result (errors named as for ops), sent on the
+  watching connection between :class:`Watch` and :class:`Exec`;
 - a list of commands: sent as one pipeline, the list of replies;
 - :class:`Watch`: WATCH the keys on a connection kept for this flow until the
   next :class:`Exec`; commands in between are sent on that connection;
@@ -141,7 +143,7 @@ class Sleep:
     seconds: float
 
 
-Flow = Generator[Command | list[Command] | Emit | Scan | Watch | Exec | Sleep, Any, R]
+Flow = Generator[Command | list[Command] | Call[Any] | Emit | Scan | Watch | Exec | Sleep, Any, R]
 
 
 def combine(ops: Sequence[Op[Any]], atomic: bool) -> Batch[list[Any]]:
@@ -164,7 +166,11 @@ def combine(ops: Sequence[Op[Any]], atomic: bool) -> Batch[list[Any]]:
                 at += len(op.commands)
             try:
                 results.append(parse_reply(op, reply))
-            except Exception as exc:  # kept in place; see raise_first
+            except Exception as exc:  # kept in place for the caller
+                if op.key is not None and str(exc).startswith("WRONGTYPE"):
+                    named = wrong_type(op.key, op.kind, None)
+                    named.__cause__ = exc
+                    exc = named
                 results.append(exc)
         return results
 
@@ -287,11 +293,11 @@ def scan_unlink(pattern: str, accept: Callable[[str], bool], count: int, chunk: 
 # -- reply helpers ----------------------------------------------------------------
 
 
-def wrong_type(name: str, kind: str, found: str) -> WrongTypeError:
+def wrong_type(name: str, kind: str, found: str | None) -> WrongTypeError:
     """The error for a key that holds another Redis type than its declaration."""
+    holds = f"a Redis {found}" if found else "another Redis type"
     return WrongTypeError(
-        f"key {name!r} is declared as {kind} but holds a Redis {found}; delete it or fix"
-        " the declaration"
+        f"key {name!r} is declared as {kind} but holds {holds}; delete it or fix the declaration"
     )
 
 

@@ -42,11 +42,19 @@ class StringOps(KeyHandle[T]):
     __slots__ = ()
 
     def _op_get(self) -> Call[T]:
+        return self._op_read(renew=self._node.spec.sliding)
+
+    def _op_read(self, renew: bool = False) -> Call[T]:
+        """GET the value; ``renew`` resets a sliding TTL in the same command (GETEX).
+
+        Reads inside WATCH never renew: GETEX counts as a write to the
+        watched key and would make every attempt conflict with itself.
+        """
         spec = self._node.spec
         name = self.key
         default = spec.default_factory
         command: tuple[Any, ...] = ("GET", name)
-        if spec.sliding:
+        if renew:
             ms = self._ttl(INHERIT)
             if ms is not None:
                 command = ("GETEX", name, *plan.expiry_args(ms, "EX", "PX"))
@@ -103,10 +111,11 @@ class StringOps(KeyHandle[T]):
     def _flow_update(self, fn: Callable[[T], T], attempts: int) -> Flow[T]:
         """WATCH, read, ``fn``, validate, write in MULTI/EXEC; retry on conflict."""
         name = self.key
-        read = self._op_get()
+        _check_attempts(attempts)
+        read = self._op_read()
         for attempt in range(attempts):
             yield Watch((name,))
-            new = fn(read.parse((yield read.command)))
+            new = fn((yield read))
             write = self._op_set(new)
             if (yield Exec((write.command,))) is not None:
                 return new
@@ -207,14 +216,14 @@ def update_many_flow(
     keys: Sequence[KeyHandle[Any]], fn: Callable[..., Sequence[Any]], attempts: int
 ) -> Flow[list[Any]]:
     """``update()`` across several string keys: WATCH all, read all, write all in one EXEC."""
+    _check_attempts(attempts)
     handles = [_string_handle(key) for key in keys]
     names = tuple(handle.key for handle in handles)
     for attempt in range(attempts):
         yield Watch(names)
         current = []
         for handle in handles:
-            read = handle._op_get()
-            current.append(read.parse((yield read.command)))
+            current.append((yield handle._op_read()))
         new = list(fn(*current))
         if len(new) != len(handles):
             raise OptionsError(f"update of {list(names)}: fn returned {len(new)} values")
@@ -226,6 +235,11 @@ def update_many_flow(
         f"update of {list(names)} lost to concurrent writers {attempts} times; retry later"
         " or raise attempts="
     )
+
+
+def _check_attempts(attempts: int) -> None:
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise OptionsError(f"update(attempts={attempts!r}): attempts must be an int >= 1")
 
 
 def _string_handle(key: KeyHandle[Any]) -> StringOps[Any]:

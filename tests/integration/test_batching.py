@@ -49,7 +49,7 @@ async def test_pipeline_execute_returns_results_and_can_be_reused(arepo: Any) ->
     pipe = arepo.pipeline()
     pipe.user(1).age.set(1)
     pipe.user(1).age.get()
-    pipe.user(1).age.the_type()
+    pipe.user(1).age.the_type  # noqa: B018 - queued when read
     assert await pipe.execute() == [True, 1, int]
     assert await pipe.execute() == []
     pipe.user(1).age.delete()
@@ -164,7 +164,7 @@ def test_sync_pipeline(backend: Any) -> None:
         read = p.user(1).age.get()
     assert (written.result, read.result) == (True, 4)
     pipe = repo.pipeline()
-    pipe.user(1).age.the_type()
+    pipe.user(1).age.the_type  # noqa: B018 - queued when read
     assert pipe.execute() == [int]
     repo.client.hset("root:user:2:name", "x", "y")
     with pytest.raises(PipelineError) as info:  # noqa: PT012 - raised when the block exits
@@ -173,3 +173,25 @@ def test_sync_pipeline(backend: Any) -> None:
             p.app.tokens.get()
     assert isinstance(info.value.results[0], WrongTypeError)
     assert info.value.results[1] == []
+
+
+async def test_update_of_a_sliding_key_does_not_conflict_with_itself(repo: Any) -> None:
+    await repo.app.session.set("a")
+    assert await repo.app.session.update(lambda s: s + "b", attempts=2) == "ab"
+
+
+async def test_update_and_load_name_a_key_of_the_wrong_type(repo: Any, raw: Any) -> None:
+    await raw.hset("root:user:1:age", "x", "y")
+    with pytest.raises(WrongTypeError, match=r"root:user:1:age.*hash"):
+        await repo.user(1).age.update(lambda v: v + 1)
+    with pytest.raises(WrongTypeError, match="root:user:1:age"):
+        await repo.user(1).load()
+    with pytest.raises(OptionsError, match="attempts"):
+        await repo.user(2).age.update(lambda v: v, attempts=0)
+
+
+async def test_plain_attributes_pass_through_a_pipeline(arepo: Any) -> None:
+    pipe = arepo.pipeline()
+    assert pipe.user(1).get_full_prefix() == "root:user:1"
+    assert pipe.user(1).age.key == "root:user:1:age"
+    assert len(pipe) == 0

@@ -257,7 +257,7 @@ async def test_pipeline_queues_counter_operations(make_repo: Any, flavour: str, 
         down = p.stats.hits.decr()
         read = p.stats.hits.get()
         score = p.stats.score.incr(0.25)
-        kind = p.stats.score.the_type()
+        kind = p.stats.score.the_type
     assert (written.result, up.result, down.result, read.result) == (None, 15, 14, 14)
     assert (score.result, kind.result) == (0.25, float)
     assert 55_000 < await raw.pttl(HITS) <= 60_000
