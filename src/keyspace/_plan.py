@@ -95,6 +95,7 @@ class Batch(Generic[R]):
     kind: str = ""
     atomic: bool = True
     on_error: Callable[[Exception], Exception] | None = None
+    sees_errors: bool = False  # parse receives error replies itself (combined ops)
 
 
 Op = Call[R] | Batch[R]
@@ -174,11 +175,13 @@ def combine(ops: Sequence[Op[Any]], atomic: bool) -> Batch[list[Any]]:
                 results.append(exc)
         return results
 
-    return Batch(commands, parse, atomic=atomic)
+    return Batch(commands, parse, atomic=atomic, sees_errors=True)
 
 
 def parse_reply(op: Op[R], reply: Any) -> R:
     """Parse one op's reply (or reply list), raising the first error it holds."""
+    if isinstance(op, Batch) and op.sees_errors:
+        return op.parse(reply)
     for item in reply if isinstance(op, Batch) else (reply,):
         if isinstance(item, Exception):
             raise translate(op, item)

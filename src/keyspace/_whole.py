@@ -161,7 +161,7 @@ def load_op(node: ClusterNode, keys: Mapping[str, Any]) -> Batch[BaseModel]:
             data[name] = result
         return model.model_construct(**data)
 
-    return Batch(batch.commands, parse, atomic=False)
+    return Batch(batch.commands, parse, atomic=False, sees_errors=True)
 
 
 def save_op(
@@ -191,7 +191,7 @@ def save_op(
         else:
             ops.append(handle._op_set(value))
     batch = plan.combine(ops, atomic=True)
-    return Batch(batch.commands, _raise_first(batch.parse), atomic=True)
+    return Batch(batch.commands, _raise_first(batch.parse), atomic=True, sees_errors=True)
 
 
 def _absent_means_delete(key: KeyNode) -> bool:

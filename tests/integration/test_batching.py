@@ -167,10 +167,9 @@ def test_sync_pipeline(backend: Any) -> None:
     pipe.user(1).age.the_type  # noqa: B018 - queued when read
     assert pipe.execute() == [int]
     repo.client.hset("root:user:2:name", "x", "y")
-    with pytest.raises(PipelineError) as info:  # noqa: PT012 - raised when the block exits
-        with repo.pipeline() as p:
-            p.user(2).name.get()
-            p.app.tokens.get()
+    with pytest.raises(PipelineError) as info, repo.pipeline() as p:  # noqa: PT012
+        p.user(2).name.get()
+        p.app.tokens.get()
     assert isinstance(info.value.results[0], WrongTypeError)
     assert info.value.results[1] == []
 
