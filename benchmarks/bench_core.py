@@ -294,19 +294,6 @@ def bind_case(repo: Repository[Root]) -> Case:
     )
 
 
-CASE_NAMES = (
-    "async set (bound key)",
-    "async get (bound key)",
-    "async set (chained)",
-    "async get (chained)",
-    "bind only (no I/O)",
-    "sync set (bound key)",
-    "sync get (bound key)",
-    "sync set (chained)",
-    "sync get (chained)",
-)
-
-
 # -- round trips --------------------------------------------------------------------------
 
 
@@ -593,12 +580,24 @@ async def cleanup(client: redis.asyncio.Redis, ops: int) -> None:
         await client.delete(*names[start : start + 500])
 
 
+async def single_server_clients(
+    settings: RedisSettings,
+) -> tuple[redis.asyncio.Redis, redis.Redis]:
+    """The asyncio and sync clients of ``settings``, which must name one server (no cluster)."""
+    async_client = settings.async_client()
+    sync_client = settings.sync_client()
+    if isinstance(async_client, redis.asyncio.Redis) and isinstance(sync_client, redis.Redis):
+        return async_client, sync_client
+    sync_client.close()
+    await async_client.aclose()
+    raise SystemExit("bench_core measures one Redis server; the settings select a cluster")
+
+
 async def run(url: str, rounds: int, ops: int) -> RunResult:
     """Benchmark every case against ``url``; the clients are closed on the way out."""
     # Explicit values beat REDIS_* variables that would make one side do extra work.
     settings = RedisSettings(url=url, log_commands=False, default_ttl=None, decode_responses=False)
-    async_client = settings.async_client()
-    sync_client = settings.sync_client()
+    async_client, sync_client = await single_server_clients(settings)
     try:
         repo = Repository(Root, async_client, settings=settings)
         sync_repo = SyncRepository(Root, sync_client, settings=settings)
@@ -629,6 +628,25 @@ def _dist_version(name: str) -> str:
         return "not installed"
 
 
+def keyspace_revision() -> str | None:
+    """The git commit of the imported keyspace, ``+dirty`` when its sources have local edits."""
+    source = Path(keyspace.__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(source), *args], capture_output=True, text=True, timeout=10
+        )
+        done.check_returncode()
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", ".")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
 def machine(server: str) -> dict[str, Any]:
     """The machine and software the numbers were measured on."""
     return {
@@ -639,6 +657,7 @@ def machine(server: str) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "keyspace": keyspace.__version__,
+        "keyspace_revision": keyspace_revision(),
         "redis_py": redis.__version__,
         "hiredis": _dist_version("hiredis") if importlib.util.find_spec("hiredis") else None,
         "pydantic": pydantic.__version__,
@@ -760,6 +779,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--json", type=Path, default=DEFAULT_JSON, help=f"where to write JSON ({DEFAULT_JSON})"
     )
     parser.add_argument(
+        "--cpu",
+        type=int,
+        help="pin this process, and the redis-server it starts, to this CPU (Linux); on small"
+        " VMs this removes the bimodal noise of cross-CPU wake-ups",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help=f"tiny sizes ({SMOKE_ROUNDS} rounds x {SMOKE_OPS} ops) to check the harness",
@@ -770,13 +795,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def pin(cpu: int | None) -> list[int] | None:
+    """Pin this process (and so the children it starts) to ``cpu``; return the CPUs it may use."""
+    if not hasattr(os, "sched_setaffinity"):
+        if cpu is not None:
+            raise SystemExit("--cpu needs os.sched_setaffinity (Linux)")
+        return None
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    return sorted(os.sched_getaffinity(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON report."""
     args = parse_args(argv)
+    cpus = pin(args.cpu)
     with target(args.url) as (url, kind):
+        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
         print(
-            f"keyspace vs raw redis-py: {args.rounds} rounds x {args.ops} ops, {kind} at "
-            f"{public_url(url)}",
+            f"keyspace vs raw redis-py: {args.rounds} rounds x {args.ops} ops, {kind} at"
+            f" {public_url(url)}{pinned}",
             flush=True,
         )
         run_result = asyncio.run(run(url, args.rounds, args.ops))
@@ -785,6 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ops_per_round": args.ops,
         "warmup_ops_per_side": args.ops,
         "smoke": args.smoke,
+        "pinned_cpu": args.cpu,
+        "allowed_cpus": cpus,
         "target": kind,
         "url": public_url(url),
     }
