@@ -1,21 +1,42 @@
 """Connection settings read from ``REDIS_*`` variables, and the clients built from them.
 
 :class:`RedisSettings` reads the environment and a ``.env`` file with pydantic-settings and
-builds sync or asyncio clients. ``REDIS_URL=memory://`` (or ``memory://<name>``) selects the
-embedded in-memory Redis (fakeredis): every client built for one name, sync or async, shares
-one process-wide server, while different names stay isolated.
+builds sync or asyncio clients for one of four deployments:
+
+- a single server (``redis://``, ``rediss://``, ``unix://``, or ``REDIS_HOST``/``REDIS_PORT``);
+- Redis Cluster (``REDIS_CLUSTER=true``, ``REDIS_CLUSTER_NODES``, or a ``redis+cluster://`` URL);
+- Redis Sentinel (``REDIS_SENTINELS`` with ``REDIS_SENTINEL_SERVICE``, or ``redis+sentinel://``);
+- the embedded in-memory Redis: ``REDIS_URL=memory://`` (or ``memory://<name>``) selects
+  fakeredis; every client built for one name, sync or async, shares one process-wide server,
+  while different names stay isolated.
+
+Constructing settings never does I/O.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+import redis.asyncio.cluster
+import redis.asyncio.sentinel
+import redis.cluster
+import redis.sentinel
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url as _untyped_parse_url
 
 from keyspace._errors import SettingsError
 
@@ -25,14 +46,34 @@ if TYPE_CHECKING:
 __all__ = ["RedisSettings", "memory_server"]
 
 _ENV_PREFIX = "REDIS_"
-_SCHEMES = ("redis", "rediss", "unix", "memory")
+_SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "memory",
+    "redis+cluster",
+    "rediss+cluster",
+    "redis+sentinel",
+    "rediss+sentinel",
+)
 # Fields read from more than one variable; pydantic reports their errors under the first alias.
 _ALIASES = {
     "password": ("REDIS_PASSWORD", "REDIS_PASS"),
     "log_commands": ("REDIS_LOG_COMMANDS", "SHOW_METHOD_DISPATCH_LOGS"),
 }
+_DEFAULT_PORTS = {"cluster_nodes": 6379, "sentinels": 26379}
 # fakeredis emulates Redis 8 by default; report 7.4 to match the Redis 7 servers we target.
 _MEMORY_VERSION = (7, 4)
+
+Node = tuple[str, int]
+"""A ``(host, port)`` pair: a cluster startup node or a sentinel."""
+
+# redis-py leaves these unannotated; mypy --strict refuses untyped calls.
+_parse_url: Callable[[str], dict[str, Any]] = _untyped_parse_url
+_AsyncSentinel: Any = redis.asyncio.sentinel.Sentinel
+_SyncSentinel: Any = redis.sentinel.Sentinel
+_AsyncClusterNode: Any = redis.asyncio.cluster.ClusterNode
+_SyncClusterNode: Any = redis.cluster.ClusterNode
 
 _memory_servers: dict[str, fakeredis.FakeServer] = {}
 _memory_lock = threading.Lock()
@@ -64,20 +105,106 @@ def _variable_name(loc: tuple[int | str, ...]) -> str:
 
 def _describe(error: ValidationError) -> str:
     # Only pydantic's message, never the input: a URL or password may hold a secret.
-    lines = [f"  {_variable_name(e['loc'])}: {e['msg']}" for e in error.errors()]
-    return "invalid Redis settings:\n" + "\n".join(lines)
+    return _report(f"{_variable_name(e['loc'])}: {e['msg']}" for e in error.errors())
+
+
+def _report(problems: Iterable[str]) -> str:
+    return "invalid Redis settings:\n" + "\n".join(f"  {problem}" for problem in problems)
+
+
+def _parse_node(text: str, default_port: int) -> Node:
+    """``host:port``, ``host`` or ``[ipv6]:port`` as a pair; messages never echo the text."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected host:port or [ipv6]:port for each node")
+        port_text = rest[1:]
+    elif text.count(":") > 1:  # a bare IPv6 address
+        host, port_text = text, ""
+    else:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise ValueError("a node has an empty host")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError("a node's port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def _parse_nodes(value: object, default_port: int) -> object:
+    """Comma-separated ``host:port`` text, or a sequence of such texts or of pairs."""
+    items: list[Any]
+    if isinstance(value, str):
+        items = [item for item in value.split(",") if item.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return value  # let pydantic report the type
+    return tuple(_parse_node(i, default_port) if isinstance(i, str) else i for i in items)
+
+
+class _Target:
+    """What a URL says about where to connect: nodes, redis-py options and a service name."""
+
+    def __init__(self, url: str) -> None:
+        scheme = _url_scheme(url)
+        base, _, self.kind = scheme.partition("+")
+        default_port = 26379 if self.kind == "sentinel" else 6379
+        self.service: str | None = None
+        if not self.kind:  # one server: redis-py parses it whole
+            self.options = self._options(url)
+            host = self.options.pop("host", "localhost")
+            self.nodes = [(host, self.options.pop("port", default_port))]
+            return
+        parts = urlsplit(base + "://" + url.partition("://")[2])
+        userinfo, at, hosts = parts.netloc.rpartition("@")
+        self.nodes = [_parse_node(h, default_port) for h in hosts.split(",") if h.strip()]
+        if not self.nodes:
+            raise ValueError(f"a {scheme}:// URL needs at least one host:port")
+        path = parts.path
+        if self.kind == "sentinel":
+            segments = [s for s in path.split("/") if s]
+            if len(segments) > 2:
+                raise ValueError("a redis+sentinel:// URL's path is /<service> or /<service>/<db>")
+            self.service = unquote(segments[0]) if segments else None
+            path = "/" + segments[1] if len(segments) == 2 else ""
+        # redis-py parses the credentials, database and query of a one-host version of the URL.
+        host, port = self.nodes[0]
+        netloc = f"{userinfo}{at}{'[' + host + ']' if ':' in host else host}:{port}"
+        self.options = self._options(urlunsplit((base, netloc, path, parts.query, "")))
+        self.options.pop("host", None)
+        self.options.pop("port", None)
+
+    @staticmethod
+    def _options(url: str) -> dict[str, Any]:
+        try:
+            options = _parse_url(url)
+        except ValueError:
+            raise ValueError("the URL's query holds an invalid option value") from None
+        options.pop("connection_class", None)  # the deployment decides the connection class
+        return options
 
 
 class RedisSettings(BaseSettings):
     """Connection and behaviour settings, read from ``REDIS_*`` environment variables and a
     ``.env`` file (names are case-insensitive; empty values count as unset).
 
-    Invalid values raise :class:`~keyspace.SettingsError` naming each bad variable.
+    Invalid values, and settings that contradict each other (cluster and sentinel at once,
+    sentinels without a service, ``memory://`` with cluster mode, ...), raise
+    :class:`~keyspace.SettingsError` naming the variables.
 
-    **URL rule.** When ``REDIS_URL`` is set it decides the host, port and TLS (``rediss://``),
-    and whatever else it spells out (user and password, the database in its path or
-    ``?db=``, query options) wins. The other settings fill in only what the URL leaves out:
-    they are passed to redis-py's ``from_url`` as defaults, which the URL overrides.
+    **Deployment.** A ``redis+cluster://`` URL, ``REDIS_CLUSTER=true`` or ``REDIS_CLUSTER_NODES``
+    selects Redis Cluster (:attr:`is_cluster`); a ``redis+sentinel://`` URL or
+    ``REDIS_SENTINELS`` selects Sentinel (:attr:`is_sentinel`); ``memory://`` selects the
+    in-memory Redis (:attr:`is_memory`); anything else one server.
+
+    **URL rule.** When ``REDIS_URL`` is set it decides the host(s), port(s) and TLS
+    (``rediss://``, ``rediss+cluster://``, ``rediss+sentinel://``), and whatever else it spells
+    out (user and password, the database in its path or ``?db=``, the sentinel service, query
+    options) wins. The other settings fill in only what the URL leaves out. A URL cannot be
+    combined with ``REDIS_CLUSTER_NODES`` or ``REDIS_SENTINELS``: both would name the nodes.
 
     Settings left at ``None`` are not passed at all, so redis-py's own defaults apply (for
     example its socket timeouts). ``memory://`` clients honour only ``db`` and
@@ -102,6 +229,23 @@ class RedisSettings(BaseSettings):
         default=None, validation_alias=AliasChoices(*_ALIASES["password"])
     )
     ssl: bool = False
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_cert_reqs: Literal["none", "optional", "required"] = "required"
+    ssl_check_hostname: bool | None = None
+    protocol: Literal[2, 3] = 2
+    cluster: bool = False
+    # pydantic-settings JSON-decodes sequence-typed variables; the ``str`` arm lets plain
+    # comma-separated text through to ``_nodes``, which always turns it into pairs.
+    if TYPE_CHECKING:
+        cluster_nodes: tuple[Node, ...] = ()
+        sentinels: tuple[Node, ...] = ()
+    else:
+        cluster_nodes: tuple[Node, ...] | str = ()
+        sentinels: tuple[Node, ...] | str = ()
+    sentinel_service: str | None = None
+    sentinel_password: SecretStr | None = None
     socket_timeout: float | None = Field(default=None, gt=0)
     socket_connect_timeout: float | None = Field(default=None, gt=0)
     max_connections: int | None = Field(default=None, gt=0)
@@ -120,14 +264,40 @@ class RedisSettings(BaseSettings):
                 super().__init__(**values)
             except ValidationError as exc:
                 raise SettingsError(_describe(exc)) from exc
+            problems = self._conflicts()
+            if problems:
+                raise SettingsError(_report(problems))
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, url: str | None) -> str | None:
-        if url is not None and ("://" not in url or _url_scheme(url) not in _SCHEMES):
+        if url is None:
+            return None
+        if "://" not in url or _url_scheme(url) not in _SCHEMES:
             expected = ", ".join(f"{scheme}://" for scheme in _SCHEMES)
             raise ValueError(f"unsupported URL scheme; expected one of {expected}")
+        if "+" in _url_scheme(url):
+            target = _Target(url)  # raises ValueError, without the URL, if it is malformed
+            if target.kind == "cluster" and target.options.get("db", 0) != 0:
+                raise ValueError("Redis Cluster has only database 0")
         return url
+
+    @field_validator("cluster_nodes", "sentinels", mode="before")
+    @classmethod
+    def _nodes(cls, value: object, info: ValidationInfo) -> object:
+        assert info.field_name is not None
+        return _parse_nodes(value, _DEFAULT_PORTS[info.field_name])
+
+    @field_validator("ssl_cert_reqs", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_number(cls, value: object) -> object:
+        # Literal[2, 3] refuses the string "3" that an environment variable holds.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("default_ttl", mode="before")
     @classmethod
@@ -145,27 +315,157 @@ class RedisSettings(BaseSettings):
         """Whether ``url`` selects the embedded in-memory Redis (``memory://``)."""
         return self._memory_name() is not None
 
-    def async_client(self) -> redis.asyncio.Redis:
-        """Return a new ``redis.asyncio`` client for these settings; it connects lazily."""
+    @property
+    def is_cluster(self) -> bool:
+        """Whether the clients are Redis Cluster clients (``redis+cluster://``,
+        ``REDIS_CLUSTER=true`` or ``REDIS_CLUSTER_NODES``)."""
+        scheme = _url_scheme(self.url) if self.url is not None else ""
+        return scheme.endswith("+cluster") or self.cluster or bool(self.cluster_nodes)
+
+    @property
+    def is_sentinel(self) -> bool:
+        """Whether the clients find the master through Sentinel (``redis+sentinel://`` or
+        ``REDIS_SENTINELS``)."""
+        scheme = _url_scheme(self.url) if self.url is not None else ""
+        return scheme.endswith("+sentinel") or bool(self.sentinels)
+
+    def async_client(self) -> redis.asyncio.Redis | redis.asyncio.RedisCluster:
+        """Return a new ``redis.asyncio`` client for these settings; it connects lazily.
+
+        A :class:`redis.asyncio.RedisCluster` in cluster mode; a ``redis.asyncio.Redis``
+        otherwise (for Sentinel, one whose pool asks the sentinels for the master, and
+        whose ``aclose()`` also closes the connections to the sentinels).
+        """
         name = self._memory_name()
         if name is not None:
             import fakeredis
 
             return fakeredis.FakeAsyncRedis(server=memory_server(name), **self._memory_kwargs())
+        if self.is_cluster:
+            nodes, kwargs = self._cluster_target()
+            startup = [_AsyncClusterNode(host, port) for host, port in nodes]
+            return redis.asyncio.RedisCluster(startup_nodes=startup, **kwargs)
+        if self.is_sentinel:
+            sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
+            manager = _AsyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
+            master = manager.master_for(service, redis_class=_AsyncSentinelMaster, **kwargs)
+            return cast(redis.asyncio.Redis, master)
         if self.url is not None:
-            return redis.asyncio.Redis.from_url(self.url, **self._client_kwargs())
+            return redis.asyncio.Redis.from_url(self.url, **self._url_kwargs())
         return redis.asyncio.Redis(**self._server_kwargs(), **self._client_kwargs())
 
-    def sync_client(self) -> redis.Redis:
-        """Return a new sync ``redis`` client for these settings; it connects lazily."""
+    def sync_client(self) -> redis.Redis | redis.RedisCluster:
+        """Return a new sync ``redis`` client for these settings.
+
+        A :class:`redis.RedisCluster` in cluster mode (redis-py's constructor contacts a
+        startup node at once to learn the slots); otherwise a ``redis.Redis`` that connects
+        lazily (for Sentinel, one whose pool asks the sentinels for the master, and whose
+        ``close()`` also closes the connections to the sentinels).
+        """
         name = self._memory_name()
         if name is not None:
             import fakeredis
 
             return fakeredis.FakeRedis(server=memory_server(name), **self._memory_kwargs())
+        if self.is_cluster:
+            nodes, kwargs = self._cluster_target()
+            startup = [_SyncClusterNode(host, port) for host, port in nodes]
+            return redis.RedisCluster(startup_nodes=startup, **kwargs)
+        if self.is_sentinel:
+            sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
+            manager = _SyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
+            master = manager.master_for(service, redis_class=_SyncSentinelMaster, **kwargs)
+            return cast(redis.Redis, master)
         if self.url is not None:
-            return redis.Redis.from_url(self.url, **self._client_kwargs())
+            return redis.Redis.from_url(self.url, **self._url_kwargs())
         return redis.Redis(**self._server_kwargs(), **self._client_kwargs())
+
+    # --- validation across fields ---------------------------------------------------------
+
+    def _conflicts(self) -> list[str]:
+        """Settings that contradict each other, each naming its variables."""
+        scheme = _url_scheme(self.url) if self.url is not None else None
+        problems = []
+        if scheme is not None and self.cluster_nodes:
+            problems.append(
+                "REDIS_URL / REDIS_CLUSTER_NODES: both name the cluster nodes; list them in a "
+                "redis+cluster:// URL or leave REDIS_URL unset"
+            )
+        if scheme is not None and self.sentinels:
+            problems.append(
+                "REDIS_URL / REDIS_SENTINELS: both name where to connect; list the sentinels "
+                "in a redis+sentinel:// URL or leave REDIS_URL unset"
+            )
+        if self.is_cluster and self.is_sentinel:
+            problems.append(
+                "REDIS_CLUSTER / REDIS_SENTINELS: Redis Cluster and Sentinel exclude each other "
+                "(set by " + ", ".join(self._deployment_sources()) + ")"
+            )
+        if "cluster" in self.model_fields_set and not self.cluster and self.is_cluster:
+            problems.append(
+                "REDIS_CLUSTER: is false, but REDIS_CLUSTER_NODES or a redis+cluster:// URL "
+                "selects Redis Cluster"
+            )
+        local = scheme in ("memory", "unix")
+        if local:
+            names = [
+                name
+                for name, value in (
+                    ("REDIS_CLUSTER", self.cluster),
+                    ("REDIS_SENTINEL_SERVICE", self.sentinel_service),
+                    ("REDIS_SENTINEL_PASSWORD", self.sentinel_password),
+                )
+                if value
+            ]
+            if names:
+                problems.append(
+                    f"REDIS_URL / {' / '.join(names)}: a {scheme}:// URL is one local server; "
+                    "it cannot be Redis Cluster or Sentinel"
+                )
+        elif self.is_cluster:
+            # The URL's database wins; REDIS_DB fills in when the URL names none.
+            url_db = _Target(self.url).options.get("db") if self.url is not None else None
+            if url_db is None and self.db != 0:
+                problems.append("REDIS_DB: Redis Cluster has only database 0")
+            elif url_db not in (None, 0):
+                problems.append("REDIS_URL: Redis Cluster has only database 0")
+        if self.is_sentinel and not self.is_cluster and self._service() is None:
+            problems.append(
+                "REDIS_SENTINEL_SERVICE: required with Sentinel (the master's name, also "
+                "accepted as the path of a redis+sentinel:// URL)"
+            )
+        if not self.is_sentinel and not local:
+            for name, value in (
+                ("REDIS_SENTINEL_SERVICE", self.sentinel_service),
+                ("REDIS_SENTINEL_PASSWORD", self.sentinel_password),
+            ):
+                if value is not None:
+                    problems.append(
+                        f"{name}: set without sentinels (REDIS_SENTINELS or a "
+                        "redis+sentinel:// URL)"
+                    )
+        return problems
+
+    def _deployment_sources(self) -> list[str]:
+        scheme = _url_scheme(self.url) if self.url is not None else ""
+        sources = [f"REDIS_URL={scheme}://"] if "+" in scheme else []
+        for name, value in (
+            ("REDIS_CLUSTER", self.cluster),
+            ("REDIS_CLUSTER_NODES", self.cluster_nodes),
+            ("REDIS_SENTINELS", self.sentinels),
+        ):
+            if value:
+                sources.append(name)
+        return sources
+
+    def _service(self) -> str | None:
+        if self.url is not None and _url_scheme(self.url).endswith("+sentinel"):
+            service = _Target(self.url).service
+            if service is not None:
+                return service
+        return self.sentinel_service
+
+    # --- client arguments -----------------------------------------------------------------
 
     def _memory_name(self) -> str | None:
         """The server name of a ``memory://<name>`` URL, or ``None`` for a real server."""
@@ -177,7 +477,29 @@ class RedisSettings(BaseSettings):
         return {"db": self.db, "decode_responses": self.decode_responses}
 
     def _server_kwargs(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "ssl": self.ssl}
+        return {"host": self.host, "port": self.port, "ssl": self.ssl, **self._tls_kwargs()}
+
+    def _uses_tls(self) -> bool:
+        if self.url is not None:
+            return _url_scheme(self.url).startswith("rediss")
+        return self.ssl
+
+    def _tls_kwargs(self) -> dict[str, Any]:
+        """redis-py's ``ssl_*`` options, only when TLS is on (plain connections refuse them)."""
+        if not self._uses_tls():
+            return {}
+        optional = {
+            "ssl_ca_certs": self.ssl_ca_certs,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+            "ssl_check_hostname": self.ssl_check_hostname,
+        }
+        kwargs = {name: value for name, value in optional.items() if value is not None}
+        return {"ssl_cert_reqs": self.ssl_cert_reqs, **kwargs}
+
+    def _url_kwargs(self) -> dict[str, Any]:
+        # The URL's own scheme picks the connection class, so ``ssl`` itself is not passed.
+        return {**self._client_kwargs(), **self._tls_kwargs()}
 
     def _client_kwargs(self) -> dict[str, Any]:
         optional = {
@@ -186,6 +508,64 @@ class RedisSettings(BaseSettings):
             "socket_timeout": self.socket_timeout,
             "socket_connect_timeout": self.socket_connect_timeout,
             "max_connections": self.max_connections,
+            # RESP2 is redis-py's default; passing 2 explicitly changes some reply parsers.
+            "protocol": 3 if self.protocol == 3 else None,
         }
         kwargs = {name: value for name, value in optional.items() if value is not None}
         return {"db": self.db, "decode_responses": self.decode_responses, **kwargs}
+
+    def _merged(self, target: _Target | None) -> dict[str, Any]:
+        """Connection options: the fields, overridden by what the URL spells out, plus TLS."""
+        kwargs = {**self._client_kwargs(), **(target.options if target is not None else {})}
+        if self._uses_tls():
+            kwargs.update(ssl=True, **self._tls_kwargs())
+        return kwargs
+
+    def _cluster_target(self) -> tuple[list[Node], dict[str, Any]]:
+        if self.url is not None:
+            target = _Target(self.url)
+            nodes = target.nodes
+        else:
+            target = None
+            nodes = list(self.cluster_nodes) or [(self.host, self.port)]
+        kwargs = self._merged(target)
+        kwargs.pop("db", None)  # validated to be 0; redis-py's cluster clients refuse it
+        return nodes, kwargs
+
+    def _sentinel_target(self) -> tuple[list[Node], str, dict[str, Any], dict[str, Any]]:
+        target = _Target(self.url) if self.url is not None else None
+        sentinels = target.nodes if target is not None else list(self.sentinels)
+        service = self._service()
+        assert service is not None  # checked at construction
+        kwargs = self._merged(target)
+        # The sentinels get the timeouts, TLS and their own password, not the master's.
+        sentinel_kwargs = {
+            name: value
+            for name, value in kwargs.items()
+            if name.startswith(("socket_", "ssl")) and value is not None
+        }
+        if self.sentinel_password is not None:
+            sentinel_kwargs["password"] = self.sentinel_password.get_secret_value()
+        return sentinels, service, kwargs, sentinel_kwargs
+
+
+class _SyncSentinelMaster(redis.Redis):
+    """A master client from Sentinel that also closes its connections to the sentinels."""
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            pool: Any = self.connection_pool  # a SentinelConnectionPool
+            pool.sentinel_manager.close()
+
+
+class _AsyncSentinelMaster(redis.asyncio.Redis):
+    """An asyncio master client from Sentinel that also closes its sentinel connections."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            pool: Any = self.connection_pool  # a SentinelConnectionPool
+            await pool.sentinel_manager.aclose()
