@@ -65,6 +65,7 @@ class KeySpec:
     ttl: int | Inherit | None
     sliding: bool
     fields: dict[str, Codec[Any]]  # per model field, for hashes
+    kind_name: str  # "ListKey[int]", "Counter": names the kind in error messages
 
     def fresh_default(self) -> Any:
         """A copy of the declared default that callers may mutate freely."""
@@ -264,6 +265,7 @@ def _compile_key(field_name: str, annotation: Any, declared: Any, where: str) ->
         ttl,
         options.sliding,
         fields,
+        kind.__name__ if args == () else f"{kind.__name__}[{_type_repr(member)}]",
     )
 
 

@@ -54,10 +54,6 @@ class CounterOps(KeyHandle[N]):
     __slots__ = ()
 
     @property
-    def _kind(self) -> str:
-        return self._node.spec.kind.__name__
-
-    @property
     def _number_type(self) -> type:
         number: type = self._node.spec.kind.fixed_type
         return number

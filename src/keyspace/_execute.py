@@ -39,9 +39,14 @@ from ._plan import (
 )
 from ._slots import CLUSTER_CLIENTS, check_one_slot
 
-__all__ = ["AsyncExecutor", "SyncExecutor"]
+__all__ = ["AsyncClient", "AsyncExecutor", "SyncClient", "SyncExecutor"]
 
 R = TypeVar("R")
+
+AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+"""What an async repository talks to: one server (or Sentinel's master) or a Redis Cluster."""
+SyncClient = redis.Redis | redis.RedisCluster
+"""What a sync repository talks to."""
 
 logger = logging.getLogger("keyspace")
 
@@ -119,7 +124,7 @@ class AsyncExecutor:
     __slots__ = ("client", "cluster", "log_commands", "writer")
 
     def __init__(
-        self, client: redis.asyncio.Redis, log_commands: bool = False, writer: str | None = None
+        self, client: AsyncClient, log_commands: bool = False, writer: str | None = None
     ) -> None:
         self.client = client
         self.log_commands = log_commands
@@ -133,7 +138,7 @@ class AsyncExecutor:
         if isinstance(message, tuple):
             if self.cluster and message[0] == "UNLINK":
                 return await self.client.unlink(*message[1:])  # split by slot
-            return await self.client.execute_command(*message)  # type: ignore[no-untyped-call]
+            return await self.client.execute_command(*message)
         return await self._pipeline(message, transaction=False)
 
     async def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
@@ -151,11 +156,9 @@ class AsyncExecutor:
         if self.log_commands:
             _log(_commands(op))
         try:
-            if isinstance(op, Call):
-                reply = await self.client.execute_command(*op.command)  # type: ignore[no-untyped-call]
-            else:
-                reply = await self._pipeline(op.commands, op.atomic)
-            return parse_reply(op, reply)
+            if isinstance(op, Call):  # error replies raise here; no need to look for them
+                return op.parse(await self.client.execute_command(*op.command))
+            return parse_reply(op, await self._pipeline(op.commands, op.atomic))
         except ResponseError as exc:
             failure = await self._failure(op, exc)
             if failure is exc:
@@ -272,7 +275,7 @@ class AsyncExecutor:
         if self.log_commands:
             _log((("SCAN", step.pattern),))
         if not self.cluster:
-            cursor, keys = await self.client.execute_command(  # type: ignore[no-untyped-call]
+            cursor, keys = await self.client.execute_command(
                 "SCAN", step.cursor or 0, "MATCH", step.pattern, "COUNT", step.count
             )
             return (None if int(cursor) == 0 else cursor), list(keys)
@@ -310,7 +313,7 @@ class SyncExecutor:
     __slots__ = ("client", "cluster", "log_commands", "writer")
 
     def __init__(
-        self, client: redis.Redis, log_commands: bool = False, writer: str | None = None
+        self, client: SyncClient, log_commands: bool = False, writer: str | None = None
     ) -> None:
         self.client = client
         self.log_commands = log_commands
@@ -332,7 +335,7 @@ class SyncExecutor:
             check_one_slot(commands)
         with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
-                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+                pipe.execute_command(*command)
             return pipe.execute(raise_on_error=False)
 
     def call(self, op: Op[R]) -> R:
@@ -342,11 +345,9 @@ class SyncExecutor:
         if self.log_commands:
             _log(_commands(op))
         try:
-            if isinstance(op, Call):
-                reply = self.client.execute_command(*op.command)  # type: ignore[no-untyped-call]
-            else:
-                reply = self._pipeline(op.commands, op.atomic)
-            return parse_reply(op, reply)
+            if isinstance(op, Call):  # error replies raise here; no need to look for them
+                return op.parse(self.client.execute_command(*op.command))  # type: ignore[no-untyped-call]
+            return parse_reply(op, self._pipeline(op.commands, op.atomic))
         except ResponseError as exc:
             failure = self._failure(op, exc)
             if failure is exc:

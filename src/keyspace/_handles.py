@@ -43,12 +43,6 @@ class Runtime(Generic[E]):
         self.chunk = chunk
 
 
-def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
-        return annotation.__name__
-    return repr(annotation).replace("typing.", "")
-
-
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}:{name}" if prefix else name
 
@@ -127,8 +121,7 @@ class KeyHandle(Generic[T]):
 
     @property
     def _kind(self) -> str:
-        spec = self._node.spec
-        return f"{spec.kind.__name__}[{_type_name(spec.member)}]"
+        return self._node.spec.kind_name
 
     # -- operations every kind shares (the façades in _facade run them) ---------------
 
@@ -189,13 +182,14 @@ class ClusterHandle:
         self._prefix = prefix
         self._values = values
         self._rt = runtime
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] | None = None  # made on first navigation
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
+        cache = self._cache
+        if cache is not None:
+            found = cache.get(name)
+            if found is not None:
+                return found
         node = self._node
         key = node.keys.get(name)
         child = node.children.get(name) if key is None else None
@@ -220,11 +214,23 @@ class ClusterHandle:
             if not child.own_params:
                 full = _join(prefix, child.render_prefix(values))
             handle = self._cluster_class(child, prefix, full, values, self._rt)
-        self._cache[name] = handle
+        if not node.own_params:
+            # Static clusters (the repository, repo.app) are navigated again and again;
+            # a bound repo.user(1) is usually used once, so caching would only cost.
+            if cache is None:
+                cache = self._cache = {}
+            cache[name] = handle
         return handle
 
     def __call__(self, *args: object, **kwargs: object) -> ClusterHandle:
         """Bind the cluster's placeholders: ``repo.user(1)`` or ``repo.user(user_id=1)``."""
+        params = self._node.own_params
+        if len(args) == 1 and not kwargs and len(params) == 1 and self._prefix is None:
+            # The common case, without the general checks: repo.user(1).
+            param = params[0]
+            values = dict(self._values)
+            values[param.name] = param.render(args[0])
+            return self._bound(values)
         values = bind(
             self._own(), self._values, args, kwargs, self._node.where, self._node.path_params
         )

@@ -13,14 +13,12 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mappin
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-import redis
-import redis.asyncio
 from pydantic import BaseModel
 
 from ._cluster import Cluster, root_node
 from ._errors import OptionsError
 from ._events import KeyEvent, Source
-from ._execute import AsyncExecutor, SyncExecutor
+from ._execute import AsyncClient, AsyncExecutor, SyncClient, SyncExecutor
 from ._handles import ClusterHandle, KeyHandle, Runtime
 from ._keys import Inherit, ttl_ms
 from ._kinds import ASYNC_KINDS, SYNC_KINDS
@@ -233,7 +231,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
     def __init__(
         self,
         root: type[C],
-        client: redis.asyncio.Redis | None = None,
+        client: AsyncClient | None = None,
         *,
         settings: RedisSettings | None = None,
         publish_events: bool = False,
@@ -249,7 +247,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
         super().__init__(node, "", bound, {}, runtime)
 
     @property
-    def client(self) -> redis.asyncio.Redis:
+    def client(self) -> AsyncClient:
         """The ``redis.asyncio`` client this repository sends commands through."""
         return self._rt.executor.client
 
@@ -318,7 +316,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
     def __init__(
         self,
         root: type[C],
-        client: redis.Redis | None = None,
+        client: SyncClient | None = None,
         *,
         settings: RedisSettings | None = None,
         publish_events: bool = False,
@@ -334,7 +332,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         super().__init__(node, "", bound, {}, runtime)
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> SyncClient:
         """The ``redis.Redis`` client this repository sends commands through."""
         return self._rt.executor.client
 

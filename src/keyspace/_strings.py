@@ -10,7 +10,7 @@ from . import _plan as plan
 from ._errors import ConflictError, KeyNotFoundError, OptionsError
 from ._facade import AsyncKey, SyncKey
 from ._handles import KeyHandle
-from ._keys import INHERIT, TTLArg
+from ._keys import INHERIT, MISSING, TTLArg
 from ._plan import Call, Exec, Flow, Sleep, Watch
 
 __all__ = [
@@ -52,7 +52,6 @@ class StringOps(KeyHandle[T]):
         """
         spec = self._node.spec
         name = self.key
-        default = spec.default_factory
         command: tuple[Any, ...] = ("GET", name)
         if renew:
             ms = self._ttl(INHERIT)
@@ -60,13 +59,13 @@ class StringOps(KeyHandle[T]):
                 command = ("GETEX", name, *plan.expiry_args(ms, "EX", "PX"))
 
         def parse(reply: Any) -> T:
-            if reply is None:
-                if default is None:
-                    raise KeyNotFoundError(f"key {name!r} does not exist and declares no default")
-                value: T = default()
-                return value
-            loaded: T = spec.codec.load(reply, key=name)
-            return loaded
+            if reply is not None:
+                loaded: T = spec.codec.load(reply, key=name)
+                return loaded
+            if spec.default is MISSING:
+                raise KeyNotFoundError(f"key {name!r} does not exist and declares no default")
+            value: T = spec.fresh_default()
+            return value
 
         return Call(command, parse, name, self._kind)
 

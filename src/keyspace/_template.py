@@ -67,6 +67,8 @@ class Template:
     def render(self, values: Mapping[str, str], missing: str | None = None) -> str:
         """Render with already-validated values; ``missing`` stands in for absent ones."""
         parts = self.parts
+        if len(parts) == 3 and missing is None:  # one placeholder: the common case
+            return parts[0] + values[parts[1]] + parts[2]
         out = [parts[0]]
         for i in range(1, len(parts), 2):
             value = values.get(parts[i], missing)
