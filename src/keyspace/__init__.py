@@ -45,6 +45,8 @@ from ._keys import (
     SortedSetKey,
 )
 from ._lists import AsyncListKey, SyncListKey
+from ._mapping import KeyspaceDict
+from ._mapping_async import AsyncKeyspaceDict
 from ._pipeline import AsyncPipeline, Pending, SyncPipeline
 from ._repository import (
     AsyncBoundCluster,
@@ -64,6 +66,7 @@ __all__ = [
     "AsyncBoundKey",
     "AsyncCounterKey",
     "AsyncHashKey",
+    "AsyncKeyspaceDict",
     "AsyncListKey",
     "AsyncPipeline",
     "AsyncSetKey",
@@ -81,6 +84,7 @@ __all__ = [
     "Key",
     "KeyEvent",
     "KeyNotFoundError",
+    "KeyspaceDict",
     "KeyScan",
     "KeyspaceError",
     "ListKey",

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _plan as plan
-from ._errors import ConflictError, KeyNotFoundError, OptionsError
+from ._errors import BindingError, ConflictError, KeyNotFoundError, OptionsError
 from ._facade import AsyncKey, SyncKey
 from ._handles import KeyHandle
 from ._keys import INHERIT, MISSING, TTLArg
 from ._plan import Call, Exec, Flow, Sleep, Watch
+
+if TYPE_CHECKING:
+    from ._mapping import KeyspaceDict
+    from ._mapping_async import AsyncKeyspaceDict
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -107,6 +111,24 @@ class StringOps(KeyHandle[T]):
 
         return Call(("GET", name), parse, name, self._kind)
 
+    def _family(self) -> dict[str, Any]:
+        """What a mapping view over this key family needs (``as_dict()``)."""
+        node = self._node
+        if self._name is not None or len(node.own_params) != 1:
+            raise BindingError(
+                f"{node.where}: as_dict() views a key with exactly one unbound placeholder,"
+                " such as repo.user(1).messages.message.as_dict()"
+            )
+        return {
+            "prefix": self._prefix,
+            "template": node.spec.template,
+            "values": self._values,
+            "param": node.own_params[0],
+            "codec": node.spec.codec,
+            "ttl_ms": self._ttl(INHERIT),
+            "where": node.where,
+        }
+
     def _flow_update(self, fn: Callable[[T], T], attempts: int) -> Flow[T]:
         """WATCH, read, ``fn``, validate, write in MULTI/EXEC; retry on conflict."""
         name = self.key
@@ -157,6 +179,17 @@ class AsyncBoundKey(AsyncKey[T], StringOps[T]):
         """The stored bytes, undecoded; ``None`` when missing."""
         return await self._rt.executor.call(self._op_raw())
 
+    def as_dict(self) -> AsyncKeyspaceDict[Any, T]:
+        """A mapping view over this key family, keyed by its one unbound placeholder.
+
+        ``repo.user(1).messages.message.as_dict()`` maps each ``message_id``
+        (parsed back to its type) to the stored message; writes use the key's
+        TTL.
+        """
+        from ._mapping_async import AsyncKeyspaceDict
+
+        return AsyncKeyspaceDict._for_family(self._rt, **self._family())
+
     async def update(self, fn: Callable[[T], T], *, attempts: int = DEFAULT_ATTEMPTS) -> T:
         """Atomically replace the value with ``fn(current)``; return the new value.
 
@@ -199,6 +232,17 @@ class SyncBoundKey(SyncKey[T], StringOps[T]):
     def raw(self) -> bytes | None:
         """The stored bytes, undecoded; ``None`` when missing."""
         return self._rt.executor.call(self._op_raw())
+
+    def as_dict(self) -> KeyspaceDict[Any, T]:
+        """A mapping view over this key family, keyed by its one unbound placeholder.
+
+        ``repo.user(1).messages.message.as_dict()`` maps each ``message_id``
+        (parsed back to its type) to the stored message; writes use the key's
+        TTL.
+        """
+        from ._mapping import KeyspaceDict
+
+        return KeyspaceDict._for_family(self._rt, **self._family())
 
     def update(self, fn: Callable[[T], T], *, attempts: int = DEFAULT_ATTEMPTS) -> T:
         """Atomically replace the value with ``fn(current)``; return the new value.

@@ -19,6 +19,7 @@ PAIRS = [
     (keyspace.AsyncBoundCluster, keyspace.SyncBoundCluster),
     (keyspace.Repository, keyspace.SyncRepository),
     (keyspace.AsyncPipeline, keyspace.SyncPipeline),
+    (keyspace.AsyncKeyspaceDict, keyspace.KeyspaceDict),
 ]
 # Closing is the one intended difference, as in redis-py.
 CLOSING = {"aclose", "close"}
