@@ -68,7 +68,9 @@ R = TypeVar("R")
 Command = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
+# Ops are built on every operation: plain (not frozen) slotted dataclasses
+# initialise several times faster than frozen ones.
+@dataclass(slots=True)
 class Call(Generic[R]):
     """One command and the parser of its reply.
 
@@ -85,7 +87,7 @@ class Call(Generic[R]):
     on_error: Callable[[Exception], Exception] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Batch(Generic[R]):
     """Several commands sent in one round trip; ``atomic`` wraps them in MULTI/EXEC."""
 

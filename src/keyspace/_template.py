@@ -190,6 +190,14 @@ def make_param(name: str, annotation: Any, where: str) -> Param:
     adapter: TypeAdapter[Any] = TypeAdapter(annotation)
 
     def render(value: object) -> str:
+        # The common typed placeholders, without a round through pydantic.
+        if annotation is int and type(value) is int:
+            return str(value)
+        if annotation is str and type(value) is str:
+            return _checked(value, name, where, value)
+        return validated(value)
+
+    def validated(value: object) -> str:
         try:
             canonical = adapter.dump_python(adapter.validate_python(value), mode="json")
         except ValidationError as exc:
