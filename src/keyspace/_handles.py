@@ -195,8 +195,8 @@ class ClusterHandle:
         prefix = self._prefix
         if key is not None and key.literal is not None and prefix is not None and node.own_params:
             # The hot path, repo.user(1).age: a literal key of a freshly bound cluster.
-            full = f"{prefix}:{key.literal}" if prefix else key.literal
-            return self._key_classes[key.spec.kind](key, prefix, full, self._values, self._rt)
+            name_ = f"{prefix}:{key.literal}" if prefix else key.literal
+            return self._key_classes[key.spec.kind](key, prefix, name_, self._values, self._rt)
         child = node.children.get(name) if key is None else None
         if key is None and child is None:
             raise AttributeError(
