@@ -150,9 +150,7 @@ class Shop(Cluster, prefix="shop"):
     cart: Cart
 
 
-async def test_hash_tag_pins_every_key_of_an_instance_to_one_slot(
-    make_repo: Any, raw: Any
-) -> None:
+async def test_hash_tag_pins_every_key_of_an_instance_to_one_slot(make_repo: Any, raw: Any) -> None:
     from redis.crc import key_slot
 
     repo = make_repo(Shop)
