@@ -65,6 +65,8 @@ class Awaitable:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
+        if name == "pipeline":
+            return lambda **options: AwaitablePipeline(value(**options))
         if isinstance(value, (ClusterHandle, KeyHandle)):
             return Awaitable(value)
         if name not in IO_NAMES:
@@ -79,6 +81,28 @@ class Awaitable:
 
     def __getitem__(self, item: Any) -> Any:
         return Awaitable(self._target[item])
+
+
+class AwaitablePipeline:
+    """A sync pipeline behind ``async with`` and an awaitable ``execute()``."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self._pipeline = pipeline
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline, name)
+
+    def __len__(self) -> int:
+        return len(self._pipeline)
+
+    def execute(self) -> Done:
+        return Done(self._pipeline.execute())
+
+    async def __aenter__(self) -> Any:
+        return self._pipeline.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self._pipeline.__exit__(*exc_info)
 
 
 def _unwrap(args: Any) -> Any:

@@ -248,8 +248,6 @@ async def test_load_and_save_with_counters_and_a_list(stats: Any, raw: Any) -> N
 
 
 async def test_pipeline_queues_counter_operations(make_repo: Any, flavour: str, raw: Any) -> None:
-    if flavour == "sync":
-        pytest.skip("the sync wrapper cannot enter a sync pipeline")
     repo = make_repo(Root)
     async with repo.pipeline(transaction=True) as p:
         written = p.stats.hits.set(10)

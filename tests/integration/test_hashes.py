@@ -473,8 +473,6 @@ async def test_load_and_save_a_cluster_with_hash_keys(hk: Any, raw: Any) -> None
 
 
 async def test_pipeline(make_repo: Any, flavour: str) -> None:
-    if flavour == "sync":
-        pytest.skip("the sync wrapper cannot enter a sync pipeline block")
     hk = make_repo(HkRoot)
     async with hk.pipeline() as p:
         p.people(1).person.set(ANN)

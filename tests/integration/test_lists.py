@@ -332,8 +332,6 @@ async def test_load_and_save_with_a_list_and_a_counter(jobs: Any, raw: Any) -> N
 
 
 async def test_pipeline_queues_list_operations(make_repo: Any, flavour: str, raw: Any) -> None:
-    if flavour == "sync":
-        pytest.skip("the sync wrapper cannot enter a sync pipeline")
     repo = make_repo(Root)
     async with repo.pipeline(transaction=True) as p:
         written = p.jobs.queue.set([1, 2])

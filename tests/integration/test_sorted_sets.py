@@ -271,8 +271,6 @@ async def test_the_type(repo: Any) -> None:
 
 
 async def test_pipeline(repo: Any, flavour: str) -> None:
-    if flavour == "sync":
-        pytest.skip("the sync pipeline is a plain `with` block, which the wrapper cannot enter")
     async with repo.pipeline(transaction=True) as p:
         added = p.scores.add_many({"a": 1, "b": 2})
         one = p.scores.add("c", 3)
