@@ -9,7 +9,7 @@ hand plans from ``_plan`` to their executor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar, Generic, TypeVar, get_origin
 
@@ -21,7 +21,7 @@ from ._cluster import ClusterNode, KeyNode
 from ._errors import BindingError, OptionsError, TTLError
 from ._events import CHANNEL_PREFIX, Source, key_specs, parse_event
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
-from ._plan import Batch, Call, Command, Flow
+from ._plan import Batch, Call, Command, Flow, Op
 from ._template import bind, bind_item
 from ._whole import clear_flow, instances_flow, load_op, save_op
 
@@ -29,6 +29,7 @@ __all__ = ["ClusterHandle", "KeyHandle", "Runtime"]
 
 T = TypeVar("T")
 E = TypeVar("E")
+R = TypeVar("R")
 
 
 class Runtime(Generic[E]):
@@ -122,6 +123,16 @@ class KeyHandle(Generic[T]):
     @property
     def _kind(self) -> str:
         return self._node.spec.kind_name
+
+    def _read(self, command: Command, parse: Callable[[Any], R]) -> Op[R]:
+        """A read; with ``sliding=True`` the key's TTL is renewed in the same MULTI/EXEC."""
+        name = self.key
+        if self._node.spec.sliding:
+            ms = self._ttl(INHERIT)
+            if ms is not None:
+                renew = plan.expire(name, ms).command
+                return Batch((command, renew), lambda replies: parse(replies[0]), name, self._kind)
+        return Call(command, parse, name, self._kind)
 
     # -- operations every kind shares (the façades in _facade run them) ---------------
 

@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from . import _plan as plan
 from ._codec import codec_for
 from ._errors import OptionsError
 from ._facade import AsyncKey, SyncKey
@@ -49,16 +48,6 @@ class ListOps(KeyHandle[T]):
     __slots__ = ()
 
     # -- helpers ----------------------------------------------------------------------
-
-    def _read(self, command: Command, parse: Callable[[Any], R]) -> Op[R]:
-        """A read, with the TTL renewed in the same MULTI/EXEC when the key is sliding."""
-        name = self.key
-        if self._node.spec.sliding:
-            ms = self._ttl(INHERIT)
-            if ms is not None:
-                renew = plan.expire(name, ms).command
-                return Batch((command, renew), lambda replies: parse(replies[0]), name, self._kind)
-        return Call(command, parse, name, self._kind)
 
     def _write(self, commands: tuple[Command, ...], parse: Callable[[list[Any]], R]) -> Batch[R]:
         """Write commands and the expiry they owe, in one MULTI/EXEC."""

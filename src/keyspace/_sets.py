@@ -116,16 +116,6 @@ class CollectionOps(KeyHandle[T]):
         load = self._node.spec.codec.load
         return lambda data: load(data, key=name)
 
-    def _read(self, command: Command, parse: Callable[[Any], R]) -> Op[R]:
-        """A read; with ``sliding=True`` the key's TTL is renewed in the same MULTI/EXEC."""
-        name = self.key
-        if self._node.spec.sliding:
-            ms = self._ttl(INHERIT)
-            if ms is not None:
-                renew = plan.expire(name, ms).command
-                return Batch((command, renew), lambda replies: parse(replies[0]), name, self._kind)
-        return Call(command, parse, name, self._kind)
-
     def _write(self, commands: tuple[Command, ...], parse: Callable[[Any], R]) -> Batch[R]:
         """Write commands and the expiry they owe, in one MULTI/EXEC; ``parse`` reads reply 0."""
         name = self.key
