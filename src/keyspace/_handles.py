@@ -124,6 +124,11 @@ class KeyHandle(Generic[T]):
     def _kind(self) -> str:
         return self._node.spec.kind_name
 
+    def _write(self, commands: tuple[Command, ...], parse: Callable[[list[Any]], R]) -> Batch[R]:
+        """Write commands and the expiry they owe, in one MULTI/EXEC."""
+        name = self.key
+        return Batch(self._with_ttl(name, commands), parse, name, self._kind)
+
     def _read(self, command: Command, parse: Callable[[Any], R]) -> Op[R]:
         """A read; with ``sliding=True`` the key's TTL is renewed in the same MULTI/EXEC."""
         name = self.key

@@ -134,11 +134,6 @@ class HashOps(KeyHandle[M]):
             return Call(commands[0], lambda reply: parse([reply]), name, self._kind)
         return Batch(commands, parse, name, self._kind)
 
-    def _write(self, commands: tuple[Command, ...], parse: Callable[[list[Any]], R]) -> Batch[R]:
-        """Write commands and the expiry they owe, in one MULTI/EXEC."""
-        name = self.key
-        return Batch(self._with_ttl(name, commands), parse, name, self._kind)
-
     def _check_key_default(self) -> bool:
         """Whether a field read must also ask if the key exists (to use the key's default)."""
         return self._node.spec.default_factory is not None

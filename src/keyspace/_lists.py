@@ -49,11 +49,6 @@ class ListOps(KeyHandle[T]):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _write(self, commands: tuple[Command, ...], parse: Callable[[list[Any]], R]) -> Batch[R]:
-        """Write commands and the expiry they owe, in one MULTI/EXEC."""
-        name = self.key
-        return Batch(self._with_ttl(name, commands), parse, name, self._kind)
-
     def _loader(self) -> Callable[[Any], T]:
         name = self.key
         load = self._node.spec.codec.load

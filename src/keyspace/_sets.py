@@ -116,12 +116,9 @@ class CollectionOps(KeyHandle[T]):
         load = self._node.spec.codec.load
         return lambda data: load(data, key=name)
 
-    def _write(self, commands: tuple[Command, ...], parse: Callable[[Any], R]) -> Batch[R]:
-        """Write commands and the expiry they owe, in one MULTI/EXEC; ``parse`` reads reply 0."""
-        name = self.key
-        return Batch(
-            self._with_ttl(name, commands), lambda replies: parse(replies[0]), name, self._kind
-        )
+    def _write_first(self, commands: tuple[Command, ...], parse: Callable[[Any], R]) -> Batch[R]:
+        """``_write`` whose ``parse`` reads the first reply only."""
+        return self._write(commands, lambda replies: parse(replies[0]))
 
     def _nothing(self, result: R) -> Batch[R]:
         """An op that sends nothing (``add()`` of no members): Redis refuses empty commands."""
@@ -176,7 +173,7 @@ class SetOps(CollectionOps[T]):
         encoded = self._members(members)
         if not encoded:
             return self._nothing(0)
-        return self._write((("SADD", self.key, *encoded),), int)
+        return self._write_first((("SADD", self.key, *encoded),), int)
 
     def _op_remove(self, *members: T) -> Op[int]:
         encoded = self._members(members)

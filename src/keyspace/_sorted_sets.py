@@ -134,7 +134,7 @@ class SortedSetOps(CollectionOps[T]):
         lt: bool = False,
     ) -> Op[bool]:
         scored = {self._member(member): _score(score)}
-        return self._write((self._zadd(scored, nx, xx, gt, lt),), bool)
+        return self._write_first((self._zadd(scored, nx, xx, gt, lt),), bool)
 
     def _op_add_many(
         self,
@@ -147,11 +147,11 @@ class SortedSetOps(CollectionOps[T]):
     ) -> Op[int]:
         scored = self._mapping(mapping)
         command = self._zadd(scored, nx, xx, gt, lt)  # checks the options even when empty
-        return self._write((command,), int) if scored else self._nothing(0)
+        return self._write_first((command,), int) if scored else self._nothing(0)
 
     def _op_incr(self, member: T, by: float = 1.0) -> Op[float]:
         command = ("ZINCRBY", self.key, _score(by), self._member(member))
-        return self._write((command,), float)  # float() reads bytes, str and float replies
+        return self._write_first((command,), float)  # float() reads bytes, str and float replies
 
     def _op_score(self, member: T) -> Op[float | None]:
         return self._read(("ZSCORE", self.key, self._member(member)), _float_or_none)
