@@ -16,12 +16,14 @@ TTL-aware handles on it for asyncio (:class:`Repository`) and sync code
 
 from ._cluster import Cluster
 from ._counters import AsyncCounterKey, SyncCounterKey
+from ._crypto import PasswordHash, generate_encryption_key
 from ._errors import (
     BindingError,
     ConflictError,
     CorruptValueError,
     CrossSlotError,
     DeclarationError,
+    DecryptionError,
     InvalidParameterError,
     KeyNotFoundError,
     KeyspaceError,
@@ -30,6 +32,7 @@ from ._errors import (
     SettingsError,
     TTLError,
     UnsupportedValueError,
+    ValueTooLargeError,
     WrongTypeError,
 )
 from ._events import KeyEvent
@@ -41,6 +44,8 @@ from ._keys import (
     HashKey,
     Key,
     ListKey,
+    PasswordKey,
+    SecretKey,
     SetKey,
     SortedSetKey,
 )
@@ -55,6 +60,7 @@ from ._repository import (
     SyncBoundCluster,
     SyncRepository,
 )
+from ._secrets import AsyncPasswordKey, AsyncSecretKey, SyncPasswordKey, SyncSecretKey
 from ._sets import AsyncSetKey, SyncSetKey
 from ._settings import RedisSettings
 from ._sorted_sets import AsyncSortedSetKey, SyncSortedSetKey
@@ -68,7 +74,9 @@ __all__ = [
     "AsyncHashKey",
     "AsyncKeyspaceDict",
     "AsyncListKey",
+    "AsyncPasswordKey",
     "AsyncPipeline",
+    "AsyncSecretKey",
     "AsyncSetKey",
     "AsyncSortedSetKey",
     "BindingError",
@@ -78,6 +86,7 @@ __all__ = [
     "CrossSlotError",
     "Counter",
     "DeclarationError",
+    "DecryptionError",
     "FloatCounter",
     "HashKey",
     "InvalidParameterError",
@@ -89,10 +98,13 @@ __all__ = [
     "KeyspaceError",
     "ListKey",
     "OptionsError",
+    "PasswordHash",
+    "PasswordKey",
     "Pending",
     "PipelineError",
     "RedisSettings",
     "Repository",
+    "SecretKey",
     "SetKey",
     "SettingsError",
     "SortedSetKey",
@@ -101,13 +113,17 @@ __all__ = [
     "SyncCounterKey",
     "SyncHashKey",
     "SyncListKey",
+    "SyncPasswordKey",
     "SyncPipeline",
     "SyncRepository",
+    "SyncSecretKey",
     "SyncSetKey",
     "SyncSortedSetKey",
     "TTLError",
     "UnsupportedValueError",
+    "ValueTooLargeError",
     "WrongTypeError",
+    "generate_encryption_key",
 ]
 
 __version__ = "0.1.0"

@@ -244,8 +244,9 @@ def _compile_key(field_name: str, annotation: Any, declared: Any, where: str) ->
             default = codec_for(value_type, strict=options.strict).validate(default)
         except ValueError as exc:
             reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            shown = "<redacted>" if kind.secret else repr(default)
             raise DeclarationError(
-                f"{where}: default {default!r} is not a valid {_type_repr(value_type)}: {reason}"
+                f"{where}: default {shown} is not a valid {_type_repr(value_type)}: {reason}"
             ) from None
     fields: dict[str, Codec[Any]] = {}
     if issubclass(kind, HashKey):
@@ -375,7 +376,7 @@ class ClusterNode:
                     "key": f"{full}:{key.spec.template.text}" if full else key.spec.template.text,
                     "type": _type_repr(key.spec.annotation),
                     "params": [p.name for p in key.own_params],
-                    "default": None if key.spec.default is MISSING else key.spec.default,
+                    "default": _shown_default(key.spec),
                     "has_default": key.spec.default is not MISSING,
                     "ttl": ttl_of(key.ttl),
                 }
@@ -385,6 +386,12 @@ class ClusterNode:
                 name: child.describe(default_ttl_ms) for name, child in self.children.items()
             },
         }
+
+
+def _shown_default(spec: KeySpec) -> Any:
+    if spec.default is MISSING:
+        return None
+    return "<redacted>" if spec.kind.secret else spec.default
 
 
 def _seconds(ms: int) -> float | int:

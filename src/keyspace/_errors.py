@@ -10,12 +10,14 @@ matches its meaning, so callers can catch either::
     ├── TTLError                (ValueError)   a TTL that is zero, negative or of a bad type
     ├── UnsupportedValueError   (TypeError)    a value the codec cannot store faithfully
     ├── CorruptValueError       (ValueError)   a stored value does not decode to its declared type
+    │   └── DecryptionError                    a secret cannot be decrypted with the keys configured
     ├── KeyNotFoundError        (LookupError)  a missing key was read without a default
     ├── OptionsError            (ValueError)   contradictory options in one call
     ├── SettingsError           (ValueError)   a REDIS_* setting is invalid
     ├── WrongTypeError          (TypeError)    a key holds another Redis type than declared
     ├── PipelineError           (RuntimeError) commands of a pipeline failed; has .results
     ├── CrossSlotError          (ValueError)   a transaction would span Redis Cluster slots
+    ├── ValueTooLargeError      (ValueError)   a key name or value is over the configured size limit
     └── ConflictError           (RuntimeError) update() kept losing to concurrent writers
 
 Invalid *values* given to ``set()`` raise pydantic's ``ValidationError`` (a
@@ -30,6 +32,7 @@ __all__ = [
     "CorruptValueError",
     "CrossSlotError",
     "DeclarationError",
+    "DecryptionError",
     "InvalidParameterError",
     "KeyNotFoundError",
     "KeyspaceError",
@@ -40,6 +43,7 @@ __all__ = [
     "WrongTypeError",
     "TTLError",
     "UnsupportedValueError",
+    "ValueTooLargeError",
 ]
 
 
@@ -70,6 +74,13 @@ class UnsupportedValueError(KeyspaceError, TypeError):
 
 class CorruptValueError(KeyspaceError, ValueError):
     """A value stored in Redis does not decode to the key's declared type."""
+
+
+class DecryptionError(CorruptValueError):
+    """The stored value of a ``SecretKey`` cannot be decrypted: no key configured reads it,
+    it was encrypted with a key that is not configured, or it fails authentication
+    (tampered with, or copied from another key). The message names the Redis key and
+    the encryption key ids involved, never the value."""
 
 
 class KeyNotFoundError(KeyspaceError, LookupError):
@@ -110,4 +121,12 @@ class CrossSlotError(KeyspaceError, ValueError):
 
     Raised before anything is sent; declare the cluster with ``hash_tag=True``
     to keep each bound instance in one slot.
+    """
+
+
+class ValueTooLargeError(KeyspaceError, ValueError):
+    """A key name or a value is larger than ``REDIS_MAX_KEY_BYTES`` / ``REDIS_MAX_VALUE_BYTES``.
+
+    Raised before anything is sent: a pipeline or transaction holding one
+    oversized command sends none of its commands.
     """

@@ -189,5 +189,6 @@ def parse_event(
 def _decode(key: str, raw: str, specs: list[tuple[re.Pattern[str], KeySpec]]) -> Any:
     for regex, spec in specs:
         if regex.fullmatch(key):
-            return spec.codec.load(raw, key=key)
+            # A secret's payload is ciphertext: events never carry it, decrypted or not.
+            return None if spec.kind.secret else spec.codec.load(raw, key=key)
     return raw

@@ -18,6 +18,7 @@ from typing_extensions import Self
 
 from . import _plan as plan
 from ._cluster import ClusterNode, KeyNode
+from ._crypto import Keyring
 from ._errors import BindingError, OptionsError, TTLError
 from ._events import CHANNEL_PREFIX, Source, key_specs, parse_event
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
@@ -35,13 +36,22 @@ R = TypeVar("R")
 class Runtime(Generic[E]):
     """What every handle of one repository shares: the executor and the settings it needs."""
 
-    __slots__ = ("chunk", "default_ttl_ms", "executor", "scan_count")
+    __slots__ = ("chunk", "default_ttl_ms", "executor", "keyring", "scan_count")
 
-    def __init__(self, executor: E, default_ttl_ms: int | None, scan_count: int, chunk: int):
+    def __init__(
+        self,
+        executor: E,
+        default_ttl_ms: int | None,
+        scan_count: int,
+        chunk: int,
+        keyring: Keyring | None = None,
+    ):
         self.executor = executor
         self.default_ttl_ms = default_ttl_ms
         self.scan_count = scan_count
         self.chunk = chunk
+        # SecretKey values are encrypted with it; without keys, they fail when used.
+        self.keyring = keyring if keyring is not None else Keyring()
 
 
 def _join(prefix: str, name: str) -> str:

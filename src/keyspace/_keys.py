@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, final, get_args
 from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
+from ._crypto import PasswordHash
 from ._errors import TTLError
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "Inherit",
     "Key",
     "ListKey",
+    "PasswordKey",
+    "SecretKey",
     "SetKey",
     "SortedSetKey",
     "TTLArg",
@@ -123,6 +126,8 @@ class Key(Generic[T]):
     """The Redis type that ``TYPE`` reports for keys of this kind."""
     fixed_type: ClassVar[Any] = None
     """The value type of kinds declared without a type argument (counters)."""
+    secret: ClassVar[bool] = False
+    """Whether values (and the default) must stay out of logs, reprs and messages."""
 
     def __init__(
         self,
@@ -140,8 +145,11 @@ class Key(Generic[T]):
         self.sliding = sliding
 
     def __repr__(self) -> str:
-        options = [f"{name}={getattr(self, name)!r}" for name in ("template", "default", "ttl")]
-        return f"{type(self).__name__}({', '.join(options)})"
+        options = {name: repr(getattr(self, name)) for name in ("template", "default", "ttl")}
+        if self.secret and self.default is not MISSING:
+            options["default"] = "<redacted>"
+        shown = ", ".join(f"{name}={value}" for name, value in options.items())
+        return f"{type(self).__name__}({shown})"
 
     @classmethod
     def value_type(cls, arg: Any) -> Any:
@@ -259,3 +267,34 @@ class FloatCounter(Key[float]):
     @classmethod
     def _bare_schema(cls) -> core_schema.CoreSchema:
         return core_schema.float_schema()
+
+
+class SecretKey(Key[T]):
+    """A value of type ``T`` encrypted at rest (AES-256-GCM); ``get()`` decrypts it.
+
+    Writes encrypt with ``REDIS_ENCRYPTION_KEY``; reads also accept the keys
+    in ``REDIS_ENCRYPTION_OLD_KEYS``. A declared default is returned for a
+    missing key like any default: it lives in your source, unencrypted. Needs
+    the ``secrets`` extra (``cryptography``).
+    """
+
+    __slots__ = ()
+    secret = True
+
+
+class PasswordKey(Key[Any]):
+    """A password stored as a salted argon2id hash: ``set(password)``, ``verify(candidate)``.
+
+    Declare it without a type argument: ``password: PasswordKey``. ``get()``
+    returns a :class:`~keyspace.PasswordHash`, never the password; a declared
+    default is hashed when the class is created. Needs the ``secrets`` extra
+    (``argon2-cffi``).
+    """
+
+    __slots__ = ()
+    secret = True
+    fixed_type = PasswordHash
+
+    @classmethod
+    def value_type(cls, arg: Any) -> Any:
+        return PasswordHash

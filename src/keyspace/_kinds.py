@@ -7,8 +7,19 @@ from typing import Any
 from ._counters import AsyncCounterKey, SyncCounterKey
 from ._handles import KeyHandle
 from ._hashes import AsyncHashKey, SyncHashKey
-from ._keys import Counter, FloatCounter, HashKey, Key, ListKey, SetKey, SortedSetKey
+from ._keys import (
+    Counter,
+    FloatCounter,
+    HashKey,
+    Key,
+    ListKey,
+    PasswordKey,
+    SecretKey,
+    SetKey,
+    SortedSetKey,
+)
 from ._lists import AsyncListKey, SyncListKey
+from ._secrets import AsyncPasswordKey, AsyncSecretKey, SyncPasswordKey, SyncSecretKey
 from ._sets import AsyncSetKey, SyncSetKey
 from ._sorted_sets import AsyncSortedSetKey, SyncSortedSetKey
 from ._strings import AsyncBoundKey, SyncBoundKey
@@ -23,6 +34,8 @@ ASYNC_KINDS: dict[type[Any], type[KeyHandle[Any]]] = {
     SortedSetKey: AsyncSortedSetKey,
     Counter: AsyncCounterKey,
     FloatCounter: AsyncCounterKey,
+    SecretKey: AsyncSecretKey,
+    PasswordKey: AsyncPasswordKey,
 }
 SYNC_KINDS: dict[type[Any], type[KeyHandle[Any]]] = {
     Key: SyncBoundKey,
@@ -32,4 +45,6 @@ SYNC_KINDS: dict[type[Any], type[KeyHandle[Any]]] = {
     SortedSetKey: SyncSortedSetKey,
     Counter: SyncCounterKey,
     FloatCounter: SyncCounterKey,
+    SecretKey: SyncSecretKey,
+    PasswordKey: SyncPasswordKey,
 }

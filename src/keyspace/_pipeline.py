@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 _UNSET: Any = object()
 # Operations that need several round trips (flows) or a connection of their own.
-_MULTI_ROUND_TRIP = frozenset({"clear", "events", "instances", "subkeys", "update"})
+_MULTI_ROUND_TRIP = frozenset({"clear", "events", "instances", "rotate", "subkeys", "update"})
 
 
 class Pending(Generic[T]):
@@ -46,7 +46,8 @@ class Pending(Generic[T]):
         return result
 
     def __repr__(self) -> str:
-        shown = "not run" if self._result is _UNSET else repr(self._result)
+        # The result may be a secret: say only whether it is there.
+        shown = "not run" if self._result is _UNSET else f"ran: {type(self._result).__name__}"
         return f"<Pending {shown}>"
 
 

@@ -16,9 +16,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from ._cluster import Cluster, root_node
+from ._crypto import Keyring
 from ._errors import OptionsError
 from ._events import KeyEvent, Source
-from ._execute import AsyncClient, AsyncExecutor, SyncClient, SyncExecutor
+from ._execute import AsyncClient, AsyncExecutor, Limits, SyncClient, SyncExecutor
 from ._handles import ClusterHandle, KeyHandle, Runtime
 from ._keys import Inherit, ttl_ms
 from ._kinds import ASYNC_KINDS, SYNC_KINDS
@@ -189,7 +190,8 @@ def _runtime(executor: X, settings: RedisSettings) -> Runtime[X]:
     default = settings.default_ttl
     default_ms = None if default is None else ttl_ms(default, "REDIS_DEFAULT_TTL")
     assert not isinstance(default_ms, Inherit)  # a timedelta or None never inherits
-    return Runtime(executor, default_ms, settings.scan_count, settings.delete_chunk_size)
+    keyring = Keyring(settings.encryption_key, settings.encryption_old_keys)
+    return Runtime(executor, default_ms, settings.scan_count, settings.delete_chunk_size, keyring)
 
 
 def _root_prefix(root: type[Cluster], override: str | None) -> tuple[Any, str | None]:
@@ -243,7 +245,8 @@ class Repository(AsyncBoundCluster, Generic[C]):
             client = settings.async_client()
         node, bound = _root_prefix(root, prefix)
         writer = uuid.uuid4().hex if publish_events else None
-        runtime = _runtime(AsyncExecutor(client, settings.log_commands, writer), settings)
+        limits = Limits(settings.max_key_bytes, settings.max_value_bytes)
+        runtime = _runtime(AsyncExecutor(client, settings.log_commands, writer, limits), settings)
         super().__init__(node, "", bound, {}, runtime)
 
     @property
@@ -328,7 +331,8 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
             client = settings.sync_client()
         node, bound = _root_prefix(root, prefix)
         writer = uuid.uuid4().hex if publish_events else None
-        runtime = _runtime(SyncExecutor(client, settings.log_commands, writer), settings)
+        limits = Limits(settings.max_key_bytes, settings.max_value_bytes)
+        runtime = _runtime(SyncExecutor(client, settings.log_commands, writer, limits), settings)
         super().__init__(node, "", bound, {}, runtime)
 
     @property

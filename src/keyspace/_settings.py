@@ -36,8 +36,14 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import parse_url as _untyped_parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry as SyncRetry
 
+from keyspace._crypto import decode_key
 from keyspace._errors import SettingsError
 
 if TYPE_CHECKING:
@@ -206,9 +212,25 @@ class RedisSettings(BaseSettings):
     options) wins. The other settings fill in only what the URL leaves out. A URL cannot be
     combined with ``REDIS_CLUSTER_NODES`` or ``REDIS_SENTINELS``: both would name the nodes.
 
+    **Encryption.** ``SecretKey`` values are encrypted with ``encryption_key``
+    (``REDIS_ENCRYPTION_KEY``: 32 random bytes in URL-safe base64, from
+    :func:`~keyspace.generate_encryption_key`); ``encryption_old_keys``
+    (``REDIS_ENCRYPTION_OLD_KEYS``, comma-separated) still decrypt what older keys wrote, so
+    keys can be rotated. Neither is ever shown in a repr or an error.
+
     Settings left at ``None`` are not passed at all, so redis-py's own defaults apply (for
     example its socket timeouts). ``memory://`` clients honour only ``db`` and
     ``decode_responses``.
+
+    **Retries.** After a connection error or a timeout, clients reconnect and send the command
+    again, at most ``retries`` times (``REDIS_RETRIES``; 0 turns retrying off), waiting
+    ``min(cap, random() * base * 2**failures)`` seconds before each retry
+    (``REDIS_RETRY_BACKOFF_BASE``, ``REDIS_RETRY_BACKOFF_CAP``). A retried increment may be
+    applied twice; the reliability docs list which operations are safe to retry.
+
+    **Size limits.** Repositories refuse, before sending anything, a command whose key name is
+    longer than ``max_key_bytes`` or that carries a value longer than ``max_value_bytes``
+    (:class:`~keyspace.ValueTooLargeError`).
     """
 
     model_config = SettingsConfigDict(
@@ -248,14 +270,26 @@ class RedisSettings(BaseSettings):
     sentinel_password: SecretStr | None = None
     socket_timeout: float | None = Field(default=None, gt=0)
     socket_connect_timeout: float | None = Field(default=None, gt=0)
+    # redis-py 8's own defaults, spelled out so that a redis-py upgrade does not change them.
+    retries: int = Field(default=10, ge=0)
+    retry_backoff_base: float = Field(default=0.01, ge=0)
+    retry_backoff_cap: float = Field(default=1.0, ge=0)
     max_connections: int | None = Field(default=None, gt=0)
     scan_count: int = Field(default=1000, gt=0)
     delete_chunk_size: int = Field(default=500, gt=0)
+    # Redis' own limit on one argument (proto-max-bulk-len); far above any sane key name.
+    max_value_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_key_bytes: int = Field(default=64 * 1024, gt=0)
     default_ttl: timedelta | None = Field(default=None, gt=timedelta(0))
     log_commands: bool = Field(
         default=False, validation_alias=AliasChoices(*_ALIASES["log_commands"])
     )
     decode_responses: bool = False
+    encryption_key: SecretStr | None = None
+    if TYPE_CHECKING:
+        encryption_old_keys: tuple[SecretStr, ...] = ()
+    else:  # comma-separated text, as for the nodes above
+        encryption_old_keys: tuple[SecretStr, ...] | str = ()
 
     if not TYPE_CHECKING:  # hidden from mypy, which keeps the plugin's typed signature
 
@@ -287,6 +321,21 @@ class RedisSettings(BaseSettings):
     def _nodes(cls, value: object, info: ValidationInfo) -> object:
         assert info.field_name is not None
         return _parse_nodes(value, _DEFAULT_PORTS[info.field_name])
+
+    @field_validator("encryption_old_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("encryption_key", "encryption_old_keys")
+    @classmethod
+    def _check_keys(cls, value: Any) -> Any:
+        for secret in value if isinstance(value, tuple) else (value,):
+            if secret is not None:
+                decode_key(secret.get_secret_value())  # the message never holds the key
+        return value
 
     @field_validator("ssl_cert_reqs", mode="before")
     @classmethod
@@ -341,18 +390,21 @@ class RedisSettings(BaseSettings):
             import fakeredis
 
             return fakeredis.FakeAsyncRedis(server=memory_server(name), **self._memory_kwargs())
+        retry = self._retry_kwargs(AsyncRetry(self._backoff(), self.retries))
         if self.is_cluster:
             nodes, kwargs = self._cluster_target()
             startup = [_AsyncClusterNode(host, port) for host, port in nodes]
-            return redis.asyncio.RedisCluster(startup_nodes=startup, **kwargs)
+            return redis.asyncio.RedisCluster(startup_nodes=startup, **kwargs, **retry)
         if self.is_sentinel:
             sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
             manager = _AsyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-            master = manager.master_for(service, redis_class=_AsyncSentinelMaster, **kwargs)
+            master = manager.master_for(
+                service, redis_class=_AsyncSentinelMaster, **kwargs, **retry
+            )
             return cast(redis.asyncio.Redis, master)
         if self.url is not None:
-            return redis.asyncio.Redis.from_url(self.url, **self._url_kwargs())
-        return redis.asyncio.Redis(**self._server_kwargs(), **self._client_kwargs())
+            return redis.asyncio.Redis.from_url(self.url, **self._url_kwargs(), **retry)
+        return redis.asyncio.Redis(**self._server_kwargs(), **self._client_kwargs(), **retry)
 
     def sync_client(self) -> redis.Redis | redis.RedisCluster:
         """Return a new sync ``redis`` client for these settings.
@@ -367,18 +419,21 @@ class RedisSettings(BaseSettings):
             import fakeredis
 
             return fakeredis.FakeRedis(server=memory_server(name), **self._memory_kwargs())
+        retry = self._retry_kwargs(SyncRetry(self._backoff(), self.retries))
         if self.is_cluster:
             nodes, kwargs = self._cluster_target()
             startup = [_SyncClusterNode(host, port) for host, port in nodes]
-            return redis.RedisCluster(startup_nodes=startup, **kwargs)
+            # The sync cluster client takes no retry_on_error; its Retry already covers
+            # connection errors and timeouts (the default supported errors).
+            return redis.RedisCluster(startup_nodes=startup, retry=retry["retry"], **kwargs)
         if self.is_sentinel:
             sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
             manager = _SyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-            master = manager.master_for(service, redis_class=_SyncSentinelMaster, **kwargs)
+            master = manager.master_for(service, redis_class=_SyncSentinelMaster, **kwargs, **retry)
             return cast(redis.Redis, master)
         if self.url is not None:
-            return redis.Redis.from_url(self.url, **self._url_kwargs())
-        return redis.Redis(**self._server_kwargs(), **self._client_kwargs())
+            return redis.Redis.from_url(self.url, **self._url_kwargs(), **retry)
+        return redis.Redis(**self._server_kwargs(), **self._client_kwargs(), **retry)
 
     # --- validation across fields ---------------------------------------------------------
 
@@ -472,6 +527,18 @@ class RedisSettings(BaseSettings):
         if self.url is None or _url_scheme(self.url) != "memory":
             return None
         return self.url.partition("://")[2]
+
+    def _backoff(self) -> ExponentialWithJitterBackoff:
+        return ExponentialWithJitterBackoff(
+            cap=self.retry_backoff_cap, base=self.retry_backoff_base
+        )
+
+    @staticmethod
+    def _retry_kwargs(retry: AsyncRetry | SyncRetry) -> dict[str, Any]:
+        """redis-py's retry policy: after a connection error or a timeout, reconnect and send
+        the command again, at most ``retries`` times, waiting ``min(cap, random() * base *
+        2**failures)`` seconds before each retry."""
+        return {"retry": retry, "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
 
     def _memory_kwargs(self) -> dict[str, Any]:
         return {"db": self.db, "decode_responses": self.decode_responses}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import _plan as plan
 from ._cluster import ClusterNode, KeyNode
@@ -137,11 +137,13 @@ def snapshot_model(node: ClusterNode) -> type[BaseModel]:
             if key.own_params:
                 continue
             spec = key.spec
-            if spec.default is MISSING:
-                fields[name] = (spec.annotation | None, None)
-            else:
-                fields[name] = (spec.annotation, spec.default)
-        model = node.snapshot = create_model(f"{node.name}Snapshot", **fields)
+            annotation = spec.annotation if spec.default is not MISSING else spec.annotation | None
+            default = None if spec.default is MISSING else spec.default
+            # Secrets stay out of reprs and validation errors.
+            fields[name] = (annotation, Field(default, repr=not spec.kind.secret))
+        secret = any(k.spec.kind.secret for k in node.keys.values())
+        config = ConfigDict(hide_input_in_errors=secret)
+        model = node.snapshot = create_model(f"{node.name}Snapshot", __config__=config, **fields)
     return model
 
 

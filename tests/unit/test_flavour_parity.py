@@ -16,6 +16,8 @@ PAIRS = [
     (keyspace.AsyncSetKey, keyspace.SyncSetKey),
     (keyspace.AsyncSortedSetKey, keyspace.SyncSortedSetKey),
     (keyspace.AsyncCounterKey, keyspace.SyncCounterKey),
+    (keyspace.AsyncSecretKey, keyspace.SyncSecretKey),
+    (keyspace.AsyncPasswordKey, keyspace.SyncPasswordKey),
     (keyspace.AsyncBoundCluster, keyspace.SyncBoundCluster),
     (keyspace.Repository, keyspace.SyncRepository),
     (keyspace.AsyncPipeline, keyspace.SyncPipeline),

@@ -15,6 +15,9 @@ import pytest
 import redis
 import redis.asyncio
 from pydantic import ValidationError
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry as SyncRetry
 
 from keyspace._errors import SettingsError
 from keyspace._settings import RedisSettings, memory_server
@@ -913,3 +916,169 @@ def test_memory_ignores_deployment_options() -> None:
         assert isinstance(client, fakeredis.FakeRedis)
         client.set("k", "v")
         assert client.get("k") == b"v"
+
+
+# --- retry policy and size limits -------------------------------------------------------------
+
+
+def test_retry_and_size_limit_defaults() -> None:
+    settings = RedisSettings()
+    assert settings.retries == 10  # redis-py 8's own defaults, spelled out
+    assert (settings.retry_backoff_base, settings.retry_backoff_cap) == (0.01, 1.0)
+    assert settings.max_value_bytes == 512 * 1024 * 1024  # Redis' proto-max-bulk-len
+    assert settings.max_key_bytes == 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "field", "expected"),
+    [
+        ("REDIS_RETRIES", "0", "retries", 0),
+        ("REDIS_RETRY_BACKOFF_BASE", "0.2", "retry_backoff_base", 0.2),
+        ("REDIS_RETRY_BACKOFF_CAP", "3", "retry_backoff_cap", 3.0),
+        ("REDIS_MAX_VALUE_BYTES", "1048576", "max_value_bytes", 1048576),
+        ("REDIS_MAX_KEY_BYTES", "512", "max_key_bytes", 512),
+    ],
+)
+def test_retry_and_size_limit_variables(
+    monkeypatch: pytest.MonkeyPatch, variable: str, raw: str, field: str, expected: Any
+) -> None:
+    monkeypatch.setenv(variable, raw)
+    assert getattr(RedisSettings(), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("REDIS_RETRIES", "-1"),  # redis-py would retry forever
+        ("REDIS_RETRIES", "often"),
+        ("REDIS_RETRY_BACKOFF_BASE", "-0.5"),
+        ("REDIS_RETRY_BACKOFF_CAP", "-1"),
+        ("REDIS_MAX_VALUE_BYTES", "0"),
+        ("REDIS_MAX_KEY_BYTES", "-64"),
+    ],
+)
+def test_invalid_retry_and_size_limit_values(
+    monkeypatch: pytest.MonkeyPatch, variable: str, raw: str
+) -> None:
+    monkeypatch.setenv(variable, raw)
+    with pytest.raises(SettingsError, match=f"{variable}: "):
+        RedisSettings()
+
+
+_RETRY_SETTINGS = {"retries": 4, "retry_backoff_base": 0.05, "retry_backoff_cap": 0.5}
+
+
+def _expected_retry(retry_class: type) -> Any:
+    return retry_class(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 4)
+
+
+def _assert_retry_kwargs(kwargs: dict[str, Any], retry_class: type) -> None:
+    assert type(kwargs["retry"]) is retry_class
+    assert kwargs["retry"] == _expected_retry(retry_class)
+    assert kwargs["retry_on_error"] == [redis.ConnectionError, redis.TimeoutError]
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [{"host": "h"}, {"url": "redis://h:7000/1"}, {"url": "redis+sentinel://s1/m"}],
+    ids=["fields", "url", "sentinel"],
+)
+def test_sync_clients_retry_after_connection_errors_and_timeouts(
+    deployment: dict[str, Any],
+) -> None:
+    with RedisSettings(**deployment, **_RETRY_SETTINGS).sync_client() as client:
+        _assert_retry_kwargs(client.connection_pool.connection_kwargs, SyncRetry)
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [{"host": "h"}, {"url": "redis://h:7000/1"}, {"url": "redis+sentinel://s1/m"}],
+    ids=["fields", "url", "sentinel"],
+)
+async def test_async_clients_retry_after_connection_errors_and_timeouts(
+    deployment: dict[str, Any],
+) -> None:
+    async with RedisSettings(**deployment, **_RETRY_SETTINGS).async_client() as client:
+        _assert_retry_kwargs(client.connection_pool.connection_kwargs, AsyncRetry)
+
+
+@pytest.mark.usefixtures("no_cluster_discovery")
+def test_sync_cluster_client_retries() -> None:
+    with RedisSettings(url="redis+cluster://n1:7000", **_RETRY_SETTINGS).sync_client() as client:
+        assert isinstance(client, redis.RedisCluster)
+        assert client.retry == _expected_retry(SyncRetry)
+        supported = client.retry._supported_errors
+    assert {redis.ConnectionError, redis.TimeoutError} <= set(supported)
+
+
+async def test_async_cluster_client_retries() -> None:
+    client = RedisSettings(url="redis+cluster://n1:7000", **_RETRY_SETTINGS).async_client()
+    try:
+        assert isinstance(client, redis.asyncio.RedisCluster)
+        retry = client.retry
+    finally:
+        await client.aclose()
+    assert type(retry) is AsyncRetry
+    assert retry.get_retries() == 4
+    assert {redis.ConnectionError, redis.TimeoutError} <= set(retry._supported_errors)
+
+
+def test_retries_zero_turns_retrying_off() -> None:
+    with RedisSettings(host="h", retries=0).sync_client() as client:
+        assert client.connection_pool.connection_kwargs["retry"].get_retries() == 0
+
+
+def test_memory_clients_need_no_retry_policy() -> None:
+    with RedisSettings(url=memory_url(), retries=3).sync_client() as client:
+        assert isinstance(client, fakeredis.FakeRedis)
+
+
+# --- encryption keys (SecretKey) ----------------------------------------------------------
+
+
+def test_encryption_keys_default_to_none() -> None:
+    settings = RedisSettings()
+    assert settings.encryption_key is None
+    assert settings.encryption_old_keys == ()
+
+
+def test_encryption_keys_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyspace import generate_encryption_key
+
+    current, old, older = (generate_encryption_key() for _ in range(3))
+    monkeypatch.setenv("REDIS_ENCRYPTION_KEY", current)
+    monkeypatch.setenv("REDIS_ENCRYPTION_OLD_KEYS", f"{old} , {older},")
+    settings = RedisSettings()
+    assert settings.encryption_key is not None
+    assert settings.encryption_key.get_secret_value() == current
+    assert [k.get_secret_value() for k in settings.encryption_old_keys] == [old, older]
+    for key in (current, old, older):
+        assert key not in repr(settings)
+        assert key not in str(settings.model_dump())
+
+
+def test_encryption_keys_as_keywords() -> None:
+    from keyspace import generate_encryption_key
+
+    current, old = generate_encryption_key(), generate_encryption_key()
+    settings = RedisSettings(encryption_key=current, encryption_old_keys=[old])
+    assert [k.get_secret_value() for k in settings.encryption_old_keys] == [old]
+    assert RedisSettings(encryption_old_keys=old).encryption_old_keys[0].get_secret_value() == old
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REDIS_ENCRYPTION_KEY", "not-a-key-but-a-passphrase"),
+        ("REDIS_ENCRYPTION_KEY", "c2hvcnQ="),
+        ("REDIS_ENCRYPTION_OLD_KEYS", "still-not-a-key,another-one"),
+    ],
+)
+def test_invalid_encryption_keys_name_the_variable_not_the_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=f"{variable}: .*32 random bytes") as info:
+        RedisSettings()
+    for part in value.split(","):
+        assert part not in str(info.value)
