@@ -249,9 +249,10 @@ def test_a_password_default_is_hashed_when_declared() -> None:
 
     keys = Account.describe()["keys"]
     for name, plain in (("password", "changeme"), ("bare", "letmein")):
-        default = keys[name]["default"]
+        default = Account.__keyspace__.keys[name].default
         assert isinstance(default, PasswordHash)
         assert default.verify(plain)
+        assert keys[name]["default"] == "<redacted>"  # describe() never shows secrets
         assert plain not in repr(keys)
 
 
