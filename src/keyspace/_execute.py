@@ -9,16 +9,18 @@ written once, below.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 from redis.exceptions import ResponseError, WatchError
 
-from ._errors import PipelineError
+from ._errors import PipelineError, ValueTooLargeError
 from ._events import publishing, with_publishes
 from ._plan import (
     Batch,
@@ -37,9 +39,9 @@ from ._plan import (
     translate,
     wrong_type,
 )
-from ._slots import CLUSTER_CLIENTS, check_one_slot
+from ._slots import CLUSTER_CLIENTS, check_one_slot, command_keys
 
-__all__ = ["AsyncClient", "AsyncExecutor", "SyncClient", "SyncExecutor"]
+__all__ = ["AsyncClient", "AsyncExecutor", "Limits", "SyncClient", "SyncExecutor"]
 
 R = TypeVar("R")
 
@@ -49,6 +51,10 @@ SyncClient = redis.Redis | redis.RedisCluster
 """What a sync repository talks to."""
 
 logger = logging.getLogger("keyspace")
+
+# How long a subscriber waits on one primary before the next one's turn (Redis
+# Cluster keyspace notifications): the most a message waits for its turn.
+_SLICE = 0.02
 
 
 def _log(commands: Sequence[Command]) -> None:
@@ -69,6 +75,53 @@ def _commands(message: Any) -> Sequence[Command]:
     return message  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The sizes, in bytes, that no key name and no other argument of a command may pass."""
+
+    max_key_bytes: int = 64 * 1024
+    max_value_bytes: int = 512 * 1024 * 1024
+
+    def check(self, commands: Sequence[Command]) -> None:
+        """Raise :class:`ValueTooLargeError` for a command with an oversized argument."""
+        # An argument is measured only when it could be too large even at 4 UTF-8 bytes
+        # per character: for the usual small command, this costs one len() per argument.
+        quick = min(self.max_key_bytes, self.max_value_bytes) // 4
+        for command in commands:
+            for arg in command:
+                if isinstance(arg, (str, bytes)) and len(arg) > quick:
+                    self._measure(command)
+                    break
+
+    def _measure(self, command: Command) -> None:
+        keys = sum(1 for _ in command_keys(command))  # the keys lead the arguments
+        for position, arg in enumerate(command[1:], 1):
+            if not isinstance(arg, (str, bytes)):
+                continue
+            size = len(arg.encode("utf-8", "surrogatepass")) if isinstance(arg, str) else len(arg)
+            is_key = position <= keys
+            limit = self.max_key_bytes if is_key else self.max_value_bytes
+            if size > limit:
+                what = "the key name" if is_key else "a value"
+                setting = "REDIS_MAX_KEY_BYTES" if is_key else "REDIS_MAX_VALUE_BYTES"
+                raise ValueTooLargeError(
+                    f"{command[0]} {_shorten(command[1])}: {what} is {size} bytes, over the"
+                    f" limit of {limit} ({setting}); refused before sending"
+                )
+
+
+def _shorten(arg: Any) -> str:
+    text = repr(as_text(arg))
+    return text if len(text) <= 60 else f"{text[:50]}...{text[-5:]} ({len(text)} chars)"
+
+
+def _vet(executor: AsyncExecutor | SyncExecutor, commands: Sequence[Command]) -> None:
+    """What every command goes through before it is sent: the size limits, then the log."""
+    executor.limits.check(commands)
+    if executor.log_commands:
+        _log(commands)
+
+
 def _deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
@@ -77,6 +130,35 @@ def _remaining(deadline: float | None) -> float | None:
     # get_message() returns None early for ignored subscribe confirmations,
     # so waits are measured against a deadline.
     return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _wait(deadline: float | None, nodes: int) -> float | None:
+    # One subscription blocks until the deadline; several take turns in short slices.
+    remaining = _remaining(deadline)
+    if nodes == 1:
+        return remaining
+    return _SLICE if remaining is None else min(_SLICE, remaining)
+
+
+def _node_local(pattern: str) -> bool:
+    """Whether messages on these channels come only from the node that holds the key.
+
+    Redis Cluster forwards a PUBLISH to every node, but each node sends the
+    keyspace notifications of its own keys only.
+    """
+    return pattern.startswith(("__keyspace@", "__keyevent@"))
+
+
+def _apart(commands: Sequence[Command]) -> tuple[list[Command], list[Command]]:
+    """The commands without the event PUBLISHes, and the PUBLISHes."""
+    writes = [command for command in commands if command[0] != "PUBLISH"]
+    return writes, [command for command in commands if command[0] == "PUBLISH"]
+
+
+def _rejoin(commands: Sequence[Command], replies: list[Any], published: list[Any]) -> list[Any]:
+    """The replies in the order of ``commands``, those of the PUBLISHes in their places."""
+    writes, publishes = iter(replies), iter(published)
+    return [next(publishes if command[0] == "PUBLISH" else writes) for command in commands]
 
 
 def _is_wrong_type(exc: BaseException | None) -> bool:
@@ -121,20 +203,24 @@ def _pipeline_error(results: list[Any], failed: list[int]) -> PipelineError:
 class AsyncExecutor:
     """Sends plans through a ``redis.asyncio`` client."""
 
-    __slots__ = ("client", "cluster", "log_commands", "writer")
+    __slots__ = ("client", "cluster", "limits", "log_commands", "writer")
 
     def __init__(
-        self, client: AsyncClient, log_commands: bool = False, writer: str | None = None
+        self,
+        client: AsyncClient,
+        log_commands: bool = False,
+        writer: str | None = None,
+        limits: Limits = Limits(),
     ) -> None:
         self.client = client
         self.log_commands = log_commands
+        self.limits = limits  # checked before anything is sent
         self.writer = writer  # publish events for writes, under this id
         self.cluster = isinstance(client, CLUSTER_CLIENTS)
 
     async def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
-        if self.log_commands:
-            _log(_commands(message))
+        _vet(self, _commands(message))
         if isinstance(message, tuple):
             if self.cluster and message[0] == "UNLINK":
                 return await self.client.unlink(*message[1:])  # split by slot
@@ -143,18 +229,38 @@ class AsyncExecutor:
 
     async def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
         if transaction and self.cluster:
-            check_one_slot(commands)
+            return await self._cluster_transaction(commands)
         async with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)
 
+    async def _cluster_transaction(self, commands: Sequence[Command]) -> list[Any]:
+        # Redis Cluster routes a PUBLISH by its channel's slot, not its key's, so
+        # the events of a transaction's writes follow once EXEC has committed them.
+        check_one_slot(commands)
+        writes, publishes = _apart(commands)
+        async with await self._transaction() as pipe:
+            for command in writes:
+                pipe.execute_command(*command)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if not publishes:
+            return replies
+        return _rejoin(commands, replies, await self._pipeline(publishes, False))
+
+    async def _transaction(self) -> Any:
+        """A transactional pipeline of the client (WATCH, MULTI/EXEC)."""
+        if self.cluster:
+            # Else redis-py's asyncio cluster pipeline sets a fresh client up in a thread,
+            # on an event loop of its own that is gone afterwards.
+            await self.client.initialize()
+        return self.client.pipeline(transaction=True)
+
     async def call(self, op: Op[R]) -> R:
         """Run a one-round-trip operation."""
         if self.writer is not None:
             op = publishing(op, self.writer)
-        if self.log_commands:
-            _log(_commands(op))
+        _vet(self, _commands(op))
         try:
             if isinstance(op, Call):  # error replies raise here; no need to look for them
                 return op.parse(await self.client.execute_command(*op.command))
@@ -173,10 +279,9 @@ class AsyncExecutor:
         return translate(op, error)
 
     async def _read(self, op: Call[Any], pipe: Any) -> Any:
-        """A flow's op, sent on the watching connection when there is one."""
-        sender = pipe if pipe is not None and pipe.watching else self.client
-        if self.log_commands:
-            _log((op.command,))
+        """A flow's op, sent on the watching connection ``pipe`` when there is one."""
+        sender = pipe if pipe is not None else self.client
+        _vet(self, (op.command,))
         try:
             return parse_reply(op, await sender.execute_command(*op.command))
         except ResponseError as exc:
@@ -190,8 +295,7 @@ class AsyncExecutor:
         if self.writer is not None:
             ops = [publishing(op, self.writer) for op in ops]
         batch = combine(ops, transaction)
-        if self.log_commands:
-            _log(batch.commands)
+        _vet(self, batch.commands)
         results = batch.parse(await self._pipeline(batch.commands, transaction))
         wrong = _wrong_types(ops, results)
         if wrong:  # error path only: one more round trip to name the types found
@@ -205,37 +309,33 @@ class AsyncExecutor:
     async def run(self, flow: Flow[R]) -> R:
         """Run a multi-step operation to its result."""
         pipe: Any = None
+        watching = False  # redis-py's cluster pipelines do not say whether they watch
         reply: Any = None
         try:
             while True:
                 message = flow.send(reply)
-                if self.log_commands and isinstance(message, (Watch, Exec)):
-                    _log(_commands(message))
+                if isinstance(message, (Watch, Exec)):
+                    _vet(self, _commands(message))
                 if isinstance(message, Emit):
                     reply = None
                 elif isinstance(message, Scan):
                     reply = await self._scan(message)
                 elif isinstance(message, Call):
-                    reply = await self._read(message, pipe)
+                    reply = await self._read(message, pipe if watching else None)
                 elif isinstance(message, Sleep):
                     await asyncio.sleep(message.seconds)
                     reply = None
                 elif isinstance(message, Watch):
                     if self.cluster:
                         check_one_slot([("WATCH", *message.keys)])
-                    pipe = pipe or self.client.pipeline(transaction=True)
+                    pipe = pipe or await self._transaction()
                     reply = await pipe.watch(*message.keys)
+                    watching = True
                 elif isinstance(message, Exec):
-                    pipe.multi()
-                    for command in with_publishes(message.commands, self.writer):
-                        pipe.execute_command(*command)
-                    try:
-                        reply = await pipe.execute()
-                    except WatchError:
-                        reply = None
-                elif pipe is not None and pipe.watching:
-                    if self.log_commands:
-                        _log(_commands(message))
+                    watching = False  # EXEC ends the WATCH, whatever it returns
+                    reply = await self._exec(pipe, message.commands)
+                elif watching:
+                    _vet(self, _commands(message))
                     reply = await pipe.execute_command(*message)
                 else:
                     reply = await self.send(message)
@@ -246,6 +346,22 @@ class AsyncExecutor:
             if pipe is not None:
                 await pipe.reset()
 
+    async def _exec(self, pipe: Any, commands: tuple[Command, ...]) -> list[Any] | None:
+        """MULTI, the commands and their events, EXEC; ``None`` when a watched key changed."""
+        commands = with_publishes(commands, self.writer)
+        # In Redis Cluster the events follow EXEC (see _cluster_transaction).
+        writes, publishes = _apart(commands) if self.cluster else (list(commands), [])
+        pipe.multi()
+        for command in writes:
+            pipe.execute_command(*command)
+        try:
+            replies: list[Any] = await pipe.execute()
+        except WatchError:
+            return None
+        if not publishes:
+            return replies
+        return _rejoin(commands, replies, await self._pipeline(publishes, False))
+
     async def subscribe(
         self, pattern: str, timeout: float | None
     ) -> AsyncIterator[tuple[str, Any]]:
@@ -255,13 +371,14 @@ class AsyncExecutor:
         ``None``), or when the consumer stops; the subscription is closed
         either way.
         """
-        pubsub = self.client.pubsub()
+        pubsubs = await self._pubsubs(pattern)
         try:
-            await pubsub.psubscribe(pattern)
+            for pubsub in pubsubs:
+                await pubsub.psubscribe(pattern)
             deadline = _deadline(timeout)
-            while True:
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=_remaining(deadline)
+            for turn in itertools.count():
+                message = await pubsubs[turn % len(pubsubs)].get_message(
+                    ignore_subscribe_messages=True, timeout=_wait(deadline, len(pubsubs))
                 )
                 if message is not None:
                     yield as_text(message["channel"]), message["data"]
@@ -269,7 +386,18 @@ class AsyncExecutor:
                 elif deadline is not None and time.monotonic() >= deadline:
                     return
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            for pubsub in pubsubs:
+                await pubsub.aclose()
+
+    async def _pubsubs(self, pattern: str) -> list[Any]:
+        """One pubsub; in Redis Cluster, one per primary for node-local channels."""
+        client: Any = self.client
+        if not self.cluster:
+            return [client.pubsub()]
+        await client.initialize()  # a cluster client learns its nodes on first use
+        primaries = client.get_primaries()
+        nodes = primaries if _node_local(pattern) else primaries[:1]
+        return [client.pubsub(node=node) for node in nodes]
 
     async def _scan(self, step: Scan) -> tuple[Any, list[Any]]:
         if self.log_commands:
@@ -310,20 +438,24 @@ class AsyncExecutor:
 class SyncExecutor:
     """Sends plans through a blocking ``redis`` client."""
 
-    __slots__ = ("client", "cluster", "log_commands", "writer")
+    __slots__ = ("client", "cluster", "limits", "log_commands", "writer")
 
     def __init__(
-        self, client: SyncClient, log_commands: bool = False, writer: str | None = None
+        self,
+        client: SyncClient,
+        log_commands: bool = False,
+        writer: str | None = None,
+        limits: Limits = Limits(),
     ) -> None:
         self.client = client
         self.log_commands = log_commands
+        self.limits = limits  # checked before anything is sent
         self.writer = writer  # publish events for writes, under this id
         self.cluster = isinstance(client, CLUSTER_CLIENTS)
 
     def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
-        if self.log_commands:
-            _log(_commands(message))
+        _vet(self, _commands(message))
         if isinstance(message, tuple):
             if self.cluster and message[0] == "UNLINK":
                 return self.client.unlink(*message[1:])  # split by slot
@@ -332,18 +464,34 @@ class SyncExecutor:
 
     def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
         if transaction and self.cluster:
-            check_one_slot(commands)
+            return self._cluster_transaction(commands)
         with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return pipe.execute(raise_on_error=False)
 
+    def _cluster_transaction(self, commands: Sequence[Command]) -> list[Any]:
+        # Redis Cluster routes a PUBLISH by its channel's slot, not its key's, so
+        # the events of a transaction's writes follow once EXEC has committed them.
+        check_one_slot(commands)
+        writes, publishes = _apart(commands)
+        with self._transaction() as pipe:
+            for command in writes:
+                pipe.execute_command(*command)
+            replies: list[Any] = pipe.execute(raise_on_error=False)
+        if not publishes:
+            return replies
+        return _rejoin(commands, replies, self._pipeline(publishes, False))
+
+    def _transaction(self) -> Any:
+        """A transactional pipeline of the client (WATCH, MULTI/EXEC)."""
+        return self.client.pipeline(transaction=True)
+
     def call(self, op: Op[R]) -> R:
         """Run a one-round-trip operation."""
         if self.writer is not None:
             op = publishing(op, self.writer)
-        if self.log_commands:
-            _log(_commands(op))
+        _vet(self, _commands(op))
         try:
             if isinstance(op, Call):  # error replies raise here; no need to look for them
                 return op.parse(self.client.execute_command(*op.command))  # type: ignore[no-untyped-call]
@@ -362,10 +510,9 @@ class SyncExecutor:
         return translate(op, error)
 
     def _read(self, op: Call[Any], pipe: Any) -> Any:
-        """A flow's op, sent on the watching connection when there is one."""
-        sender = pipe if pipe is not None and pipe.watching else self.client
-        if self.log_commands:
-            _log((op.command,))
+        """A flow's op, sent on the watching connection ``pipe`` when there is one."""
+        sender = pipe if pipe is not None else self.client
+        _vet(self, (op.command,))
         try:
             return parse_reply(op, sender.execute_command(*op.command))
         except ResponseError as exc:
@@ -379,8 +526,7 @@ class SyncExecutor:
         if self.writer is not None:
             ops = [publishing(op, self.writer) for op in ops]
         batch = combine(ops, transaction)
-        if self.log_commands:
-            _log(batch.commands)
+        _vet(self, batch.commands)
         results = batch.parse(self._pipeline(batch.commands, transaction))
         wrong = _wrong_types(ops, results)
         if wrong:  # error path only: one more round trip to name the types found
@@ -394,37 +540,33 @@ class SyncExecutor:
     def run(self, flow: Flow[R]) -> R:
         """Run a multi-step operation to its result."""
         pipe: Any = None
+        watching = False  # redis-py's cluster pipelines do not say whether they watch
         reply: Any = None
         try:
             while True:
                 message = flow.send(reply)
-                if self.log_commands and isinstance(message, (Watch, Exec)):
-                    _log(_commands(message))
+                if isinstance(message, (Watch, Exec)):
+                    _vet(self, _commands(message))
                 if isinstance(message, Emit):
                     reply = None
                 elif isinstance(message, Scan):
                     reply = self._scan(message)
                 elif isinstance(message, Call):
-                    reply = self._read(message, pipe)
+                    reply = self._read(message, pipe if watching else None)
                 elif isinstance(message, Sleep):
                     time.sleep(message.seconds)
                     reply = None
                 elif isinstance(message, Watch):
                     if self.cluster:
                         check_one_slot([("WATCH", *message.keys)])
-                    pipe = pipe or self.client.pipeline(transaction=True)
+                    pipe = pipe or self._transaction()
                     reply = pipe.watch(*message.keys)
+                    watching = True
                 elif isinstance(message, Exec):
-                    pipe.multi()
-                    for command in with_publishes(message.commands, self.writer):
-                        pipe.execute_command(*command)
-                    try:
-                        reply = pipe.execute()
-                    except WatchError:
-                        reply = None
-                elif pipe is not None and pipe.watching:
-                    if self.log_commands:
-                        _log(_commands(message))
+                    watching = False  # EXEC ends the WATCH, whatever it returns
+                    reply = self._exec(pipe, message.commands)
+                elif watching:
+                    _vet(self, _commands(message))
                     reply = pipe.execute_command(*message)
                 else:
                     reply = self.send(message)
@@ -435,6 +577,22 @@ class SyncExecutor:
             if pipe is not None:
                 pipe.reset()
 
+    def _exec(self, pipe: Any, commands: tuple[Command, ...]) -> list[Any] | None:
+        """MULTI, the commands and their events, EXEC; ``None`` when a watched key changed."""
+        commands = with_publishes(commands, self.writer)
+        # In Redis Cluster the events follow EXEC (see _cluster_transaction).
+        writes, publishes = _apart(commands) if self.cluster else (list(commands), [])
+        pipe.multi()
+        for command in writes:
+            pipe.execute_command(*command)
+        try:
+            replies: list[Any] = pipe.execute()
+        except WatchError:
+            return None
+        if not publishes:
+            return replies
+        return _rejoin(commands, replies, self._pipeline(publishes, False))
+
     def subscribe(self, pattern: str, timeout: float | None) -> Iterator[tuple[str, Any]]:
         """(channel, data) of each message on channels matching ``pattern``.
 
@@ -442,13 +600,14 @@ class SyncExecutor:
         ``None``), or when the consumer stops; the subscription is closed
         either way.
         """
-        pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]
+        pubsubs = self._pubsubs(pattern)
         try:
-            pubsub.psubscribe(pattern)
+            for pubsub in pubsubs:
+                pubsub.psubscribe(pattern)
             deadline = _deadline(timeout)
-            while True:
-                message = pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=_remaining(deadline)
+            for turn in itertools.count():
+                message = pubsubs[turn % len(pubsubs)].get_message(
+                    ignore_subscribe_messages=True, timeout=_wait(deadline, len(pubsubs))
                 )
                 if message is not None:
                     yield as_text(message["channel"]), message["data"]
@@ -456,7 +615,17 @@ class SyncExecutor:
                 elif deadline is not None and time.monotonic() >= deadline:
                     return
         finally:
-            pubsub.close()
+            for pubsub in pubsubs:
+                pubsub.close()
+
+    def _pubsubs(self, pattern: str) -> list[Any]:
+        """One pubsub; in Redis Cluster, one per primary for node-local channels."""
+        client: Any = self.client
+        if not self.cluster:
+            return [client.pubsub()]
+        primaries = client.get_primaries()
+        nodes = primaries if _node_local(pattern) else primaries[:1]
+        return [client.pubsub(node=node) for node in nodes]
 
     def _scan(self, step: Scan) -> tuple[Any, list[Any]]:
         if self.log_commands:

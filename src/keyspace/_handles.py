@@ -346,7 +346,8 @@ class ClusterHandle:
             raise OptionsError(f"events(source={source!r}): use 'publish' or 'keyspace'")
         keys = f"{prefix}:{pattern}" if prefix else pattern
         if source == "keyspace":
-            db = self._rt.executor.client.connection_pool.connection_kwargs.get("db", 0)
+            pool = getattr(self._rt.executor.client, "connection_pool", None)
+            db = pool.connection_kwargs.get("db", 0) if pool is not None else 0  # Cluster: db 0
             channel = f"__keyspace@{db}__:{keys}"
         else:
             channel = CHANNEL_PREFIX + keys

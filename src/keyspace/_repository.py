@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mappin
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+import redis
 from pydantic import BaseModel
 
 from ._cluster import Cluster, root_node
@@ -26,6 +27,7 @@ from ._kinds import ASYNC_KINDS, SYNC_KINDS
 from ._pipeline import AsyncPipeline, SyncPipeline
 from ._plan import Emit, Flow
 from ._settings import RedisSettings
+from ._slots import CLUSTER_CLIENTS
 from ._strings import DEFAULT_ATTEMPTS, update_many_flow
 from ._template import parse_template
 
@@ -186,6 +188,13 @@ def _instance_flow(handle: ClusterHandle, flow: Flow[None]) -> Flow[None]:
         yield Emit(bound)
 
 
+def _every_primary(client: Any) -> dict[str, Any]:
+    """On Redis Cluster, a server command must reach every primary, not one node."""
+    if isinstance(client, CLUSTER_CLIENTS):
+        return {"target_nodes": redis.RedisCluster.PRIMARIES}
+    return {}
+
+
 def _runtime(executor: X, settings: RedisSettings) -> Runtime[X]:
     default = settings.default_ttl
     default_ms = None if default is None else ttl_ms(default, "REDIS_DEFAULT_TTL")
@@ -286,7 +295,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
     async def enable_keyspace_notifications(self, flags: str = "KEA") -> None:
         """``CONFIG SET notify-keyspace-events`` on the server: an explicit opt-in,
         needed by ``events(source="keyspace")``; keyspace never does it implicitly."""
-        await self.client.config_set("notify-keyspace-events", flags)
+        await self.client.config_set("notify-keyspace-events", flags, **_every_primary(self.client))
 
     async def aclose(self) -> None:
         """Close the client if this repository created it."""
@@ -372,7 +381,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
     def enable_keyspace_notifications(self, flags: str = "KEA") -> None:
         """``CONFIG SET notify-keyspace-events`` on the server: an explicit opt-in,
         needed by ``events(source="keyspace")``; keyspace never does it implicitly."""
-        self.client.config_set("notify-keyspace-events", flags)
+        self.client.config_set("notify-keyspace-events", flags, **_every_primary(self.client))
 
     def close(self) -> None:
         """Close the client if this repository created it."""

@@ -398,8 +398,15 @@ class RedisSettings(BaseSettings):
         if self.is_sentinel:
             sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
             manager = _AsyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
+            connection = (
+                _AsyncSentinelSSLConnection if self._uses_tls() else _AsyncSentinelConnection
+            )
             master = manager.master_for(
-                service, redis_class=_AsyncSentinelMaster, **kwargs, **retry
+                service,
+                redis_class=_AsyncSentinelMaster,
+                connection_class=connection,
+                **kwargs,
+                **retry,
             )
             return cast(redis.asyncio.Redis, master)
         if self.url is not None:
@@ -625,6 +632,29 @@ class _SyncSentinelMaster(redis.Redis):
         finally:
             pool: Any = self.connection_pool  # a SentinelConnectionPool
             pool.sentinel_manager.close()
+
+
+class _AsyncSentinelConnection(redis.asyncio.sentinel.SentinelManagedConnection):
+    """Asks the sentinels for the master on every reconnect.
+
+    redis-py 8's asyncio connection reconnects through ``connect_check_health()``,
+    which skips the sentinel lookup of ``connect()``: after a failover it kept
+    retrying the old master's address.
+    """
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        pool: Any = self.connection_pool  # a SentinelConnectionPool
+        if not self.is_connected and pool.is_master:
+            self.host, self.port = await pool.get_master_address()
+        await super().connect_check_health(check_health, retry_socket_connect)
+
+
+class _AsyncSentinelSSLConnection(
+    _AsyncSentinelConnection, redis.asyncio.sentinel.SentinelManagedSSLConnection
+):
+    """The TLS variant of :class:`_AsyncSentinelConnection`."""
 
 
 class _AsyncSentinelMaster(redis.asyncio.Redis):

@@ -795,7 +795,7 @@ async def test_async_sentinel_client_from_variables(monkeypatch: pytest.MonkeyPa
         pool = client.connection_pool
         assert isinstance(pool, redis.asyncio.sentinel.SentinelConnectionPool)
         assert pool.service_name == "cache"
-        assert pool.connection_class is redis.asyncio.sentinel.SentinelManagedConnection
+        assert issubclass(pool.connection_class, redis.asyncio.sentinel.SentinelManagedConnection)
         assert _sentinel_addresses(client) == [("s1", 5000), ("s2", 5001)]
         kwargs = pool.connection_kwargs
         sentinel_kwargs = pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs

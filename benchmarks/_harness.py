@@ -1,0 +1,546 @@
+"""What the benchmark scripts share: cases, interleaved rounds, traffic counts, servers, reports.
+
+Every script measures cases with two sides, keyspace and a baseline (hand-written redis-py code
+doing the same work, or another way of doing it with keyspace), in interleaved rounds, and counts
+the round trips and commands each side sends. ``benchmarks/README.md`` explains the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import redis
+import redis.asyncio
+from _target import (
+    bench_settings,
+    clients,
+    delete_matching,
+    dist_version,
+    is_memory,
+    public_url,
+    refuse_foreign_keys,
+    server_version,
+    single_server_clients,
+    start_redis_server,
+    target,
+)
+
+import keyspace
+
+# The scripts import everything from here, the server helpers of _target included.
+__all__ = [
+    "Case",
+    "CaseResult",
+    "SideResult",
+    "Timer",
+    "Traffic",
+    "TrafficCounter",
+    "add_common_arguments",
+    "baselines",
+    "bench_settings",
+    "clients",
+    "commands_text",
+    "comparison_tables",
+    "delete_matching",
+    "duration",
+    "evaluate",
+    "format_table",
+    "is_memory",
+    "keyspace_revision",
+    "machine",
+    "measure",
+    "paired_ratio",
+    "pin",
+    "positive",
+    "public_url",
+    "refuse_foreign_keys",
+    "report",
+    "run_parameters",
+    "server_version",
+    "single_server_clients",
+    "spread",
+    "start_redis_server",
+    "summarize",
+    "target",
+    "timed_async",
+    "timed_sync",
+    "traffic_per_op",
+    "warm_up",
+    "write_json",
+]
+
+Timer = Callable[[int], Awaitable[float]]
+"""Runs ``n`` operations and returns the seconds they took (setup it does is not counted)."""
+
+
+# -- cases --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmarked operation: its keyspace side and its baseline side.
+
+    ``ops`` overrides the run's operations per round (a clear of 100,000 keys is one operation);
+    ``items`` is what one operation handles (keys loaded, sets queued, keys cleared), for the
+    cost per item.
+    """
+
+    name: str
+    keyspace_code: str
+    raw_code: str
+    keyspace: Timer
+    raw: Timer
+    client: Any = None  # the client both sides talk through; None for cases without I/O
+    ops: int | None = None
+    items: int = 1
+    baseline: str = "raw redis-py"
+
+    @property
+    def io(self) -> bool:
+        """Whether the case talks to Redis (and so has round trips to count)."""
+        return self.client is not None
+
+
+def timed_async(body: Callable[[int], Awaitable[None]]) -> Timer:
+    """Time a coroutine function that runs ``n`` operations."""
+
+    async def timer(n: int) -> float:
+        start = time.perf_counter()
+        await body(n)
+        return time.perf_counter() - start
+
+    return timer
+
+
+def timed_sync(body: Callable[[int], None]) -> Timer:
+    """Time a blocking function that runs ``n`` operations (called from the event loop)."""
+
+    async def timer(n: int) -> float:
+        start = time.perf_counter()
+        body(n)
+        return time.perf_counter() - start
+
+    return timer
+
+
+# -- traffic ------------------------------------------------------------------------------
+
+
+def _is_transaction(pipe: Any) -> bool:
+    # The asyncio pipeline calls it is_transaction; there, .transaction is a method.
+    flag = getattr(pipe, "is_transaction", None)
+    if not isinstance(flag, bool):
+        flag = getattr(pipe, "transaction", False)
+    return flag is True or getattr(pipe, "explicit_transaction", False) is True
+
+
+class TrafficCounter:
+    """Counts a client's round trips and commands: each ``execute_command`` is one round trip
+    and one command, each pipeline ``execute`` one round trip and the commands it holds.
+
+    It patches the client *instance* (``r.set()``, ``r.get()`` and keyspace's executors all
+    call ``self.execute_command``), and only while :meth:`counting` is active, so that the
+    timed rounds run on the unpatched client.
+    """
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.commands: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def counting(self, client: Any) -> Iterator[None]:
+        """Count the traffic of ``client`` inside the ``with`` block."""
+        is_async = isinstance(client, redis.asyncio.Redis)
+        client.execute_command = self._wrap(client.execute_command, is_async, None)
+        make_pipeline = client.pipeline
+
+        def pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = make_pipeline(*args, **kwargs)
+            pipe.execute = self._wrap(pipe.execute, is_async, pipe)
+            return pipe
+
+        client.pipeline = pipeline
+        try:
+            yield
+        finally:
+            del client.execute_command, client.pipeline
+
+    def _record(self, args: tuple[Any, ...], pipe: Any) -> None:
+        self.round_trips += 1
+        if pipe is None:
+            self.commands[str(args[0]).upper()] += 1
+            return
+        names = [str(command_args[0]).upper() for command_args, _ in pipe.command_stack]
+        if names and _is_transaction(pipe):
+            names += ["MULTI", "EXEC"]
+        self.commands.update(names)
+
+    def _wrap(self, method: Callable[..., Any], is_async: bool, pipe: Any) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._record(args, pipe)
+            return method(*args, **kwargs)
+
+        async def counted_async(*args: Any, **kwargs: Any) -> Any:
+            self._record(args, pipe)
+            return await method(*args, **kwargs)
+
+        return counted_async if is_async else counted
+
+
+@dataclass
+class Traffic:
+    """What one side sends per operation."""
+
+    round_trips_per_op: float
+    commands_per_op: dict[str, float]
+
+
+async def traffic_per_op(client: Any, timer: Timer, ops: int) -> Traffic:
+    """Run ``ops`` operations of one side with counting on; its traffic per operation."""
+    counter = TrafficCounter()
+    with counter.counting(client):
+        await timer(ops)
+    commands = {name: count / ops for name, count in sorted(counter.commands.items())}
+    return Traffic(counter.round_trips / ops, commands)
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class SideResult:
+    """One side of one case: per-round throughput and its summary."""
+
+    median_ops_per_s: float
+    min_ops_per_s: float
+    max_ops_per_s: float
+    median_us_per_op: float
+    rounds_ops_per_s: list[float]
+    round_trips_per_op: float | None
+    commands_per_op: dict[str, float] | None
+
+
+@dataclass
+class CaseResult:
+    """Both sides of one case and how they compare."""
+
+    name: str
+    io: bool
+    keyspace_code: str
+    raw_code: str
+    baseline: str
+    ops_per_round: int
+    items_per_op: int
+    keyspace: SideResult
+    raw: SideResult
+    ratio: float
+    """Throughput ratio keyspace/baseline of the medians: above 1 means keyspace is faster."""
+    paired_ratio: float
+    """Median over rounds of each round's keyspace/baseline ratio (robust to drift)."""
+    extra_us_per_op: float
+    """Median time per operation of keyspace minus the baseline's, in microseconds."""
+
+
+def summarize(samples: list[float], traffic: Traffic | None) -> SideResult:
+    """Summarize one side's per-round ops/s."""
+    median = statistics.median(samples)
+    return SideResult(
+        median,
+        min(samples),
+        max(samples),
+        1e6 / median,
+        samples,
+        None if traffic is None else traffic.round_trips_per_op,
+        None if traffic is None else traffic.commands_per_op,
+    )
+
+
+def paired_ratio(keyspace: SideResult, raw: SideResult) -> float:
+    """The median of the per-round ratios: both sides of a round ran back to back."""
+    pairs = zip(keyspace.rounds_ops_per_s, raw.rounds_ops_per_s, strict=True)
+    return statistics.median(ks / raw for ks, raw in pairs)
+
+
+async def warm_up(cases: Sequence[Case], ops: int) -> None:
+    """Run every side of every case once (connections, caches, code paths)."""
+    for case in cases:
+        await case.keyspace(case.ops or ops)
+        await case.raw(case.ops or ops)
+
+
+async def measure(
+    cases: Sequence[Case], rounds: int, ops: int
+) -> dict[str, dict[str, list[float]]]:
+    """Interleaved rounds: each case's sides run back to back, alternating which goes first."""
+    samples: dict[str, dict[str, list[float]]] = {
+        case.name: {"keyspace": [], "raw": []} for case in cases
+    }
+    for round_index in range(rounds):
+        for case in cases:
+            n = case.ops or ops
+            sides = [("keyspace", case.keyspace), ("raw", case.raw)]
+            if round_index % 2:
+                sides.reverse()
+            for side, timer in sides:
+                elapsed = await timer(n)
+                samples[case.name][side].append(n / elapsed)
+    return samples
+
+
+async def evaluate(cases: Sequence[Case], rounds: int, ops: int) -> list[CaseResult]:
+    """Warm up, measure, count traffic, and compare the two sides of every case."""
+    await warm_up(cases, ops)
+    samples = await measure(cases, rounds, ops)
+    results = []
+    for case in cases:
+        n = case.ops or ops
+        ks_traffic = raw_traffic = None
+        if case.io:
+            ks_traffic = await traffic_per_op(case.client, case.keyspace, n)
+            raw_traffic = await traffic_per_op(case.client, case.raw, n)
+        ks = summarize(samples[case.name]["keyspace"], ks_traffic)
+        raw = summarize(samples[case.name]["raw"], raw_traffic)
+        results.append(
+            CaseResult(
+                name=case.name,
+                io=case.io,
+                keyspace_code=case.keyspace_code,
+                raw_code=case.raw_code,
+                baseline=case.baseline,
+                ops_per_round=n,
+                items_per_op=case.items,
+                keyspace=ks,
+                raw=raw,
+                ratio=ks.median_ops_per_s / raw.median_ops_per_s,
+                paired_ratio=paired_ratio(ks, raw),
+                extra_us_per_op=ks.median_us_per_op - raw.median_us_per_op,
+            )
+        )
+    return results
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def keyspace_revision() -> str | None:
+    """The git commit of the imported keyspace, ``+dirty`` when its sources have local edits."""
+    source = Path(keyspace.__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(source), *args], capture_output=True, text=True, timeout=10
+        )
+        done.check_returncode()
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", ".")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
+def machine(server: str) -> dict[str, Any]:
+    """The machine and software the numbers were measured on."""
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "keyspace": keyspace.__version__,
+        "keyspace_revision": keyspace_revision(),
+        "redis_py": redis.__version__,
+        "hiredis": dist_version("hiredis") if importlib.util.find_spec("hiredis") else None,
+        "pydantic": pydantic.__version__,
+        "pydantic_core": dist_version("pydantic-core"),
+        "server": server,
+    }
+
+
+def report(benchmark: str, server: str, parameters: dict[str, Any], **body: Any) -> dict[str, Any]:
+    """The JSON document of a run; ``body`` holds its results (dataclasses are converted)."""
+    converted = {
+        name: [asdict(item) for item in value] if isinstance(value, list) else value
+        for name, value in body.items()
+    }
+    return {
+        "benchmark": benchmark,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(server),
+        "parameters": parameters,
+        **converted,
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write the report, creating its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def format_table(rows: Sequence[Sequence[str]], left: Collection[int] = (0,)) -> str:
+    """A plain-text table whose first row is the header: the columns numbered in ``left``
+    left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if column in left else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    rule = "-" * max(len(line(row)) for row in rows)
+    return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+def _unit(seconds: float) -> tuple[float, str]:
+    if seconds >= 1:
+        return 1.0, "s"
+    if seconds >= 1e-3:
+        return 1e3, "ms"
+    return 1e6, "us"
+
+
+def duration(seconds: float) -> str:
+    """A duration in s, ms or us, whichever keeps it at 1 or more."""
+    scale, unit = _unit(seconds)
+    return f"{seconds * scale:.4g} {unit}"
+
+
+def spread(median: float, low: float, high: float) -> str:
+    """``low-high`` in the unit :func:`duration` picks for ``median``."""
+    scale, _ = _unit(median)
+    return f"{low * scale:.4g}-{high * scale:.4g}"
+
+
+def commands_text(commands: dict[str, float] | None) -> str:
+    """Commands per operation, compactly: ``GET x10``, ``SCAN x101 UNLINK x200``."""
+    if commands is None:
+        return "-"
+    return " ".join(f"{name} x{_count(count)}" for name, count in commands.items()) or "none"
+
+
+def _count(count: float) -> str:
+    return f"{count:,.0f}" if count == round(count) else f"{count:,.2f}"
+
+
+def comparison_tables(results: Sequence[CaseResult]) -> str:
+    """Timing and traffic of cases measured in time per operation (batches, whole clusters).
+
+    ``ratio`` and ``paired`` are keyspace's throughput over the baseline's, as in bench_core:
+    above 1 keyspace is faster.
+    """
+    timing = [("case", "keyspace", "min-max", "baseline", "min-max", "ratio", "paired", "+us/item")]
+    traffic = [("case", "RT/op ks", "RT/op base", "commands/op ks", "commands/op base")]
+    for result in results:
+        ks, raw = result.keyspace, result.raw
+        timing.append(
+            (
+                result.name,
+                duration(1 / ks.median_ops_per_s),
+                _time_spread(ks),
+                duration(1 / raw.median_ops_per_s),
+                _time_spread(raw),
+                f"{result.ratio:.2f}",
+                f"{result.paired_ratio:.2f}",
+                f"{result.extra_us_per_op / result.items_per_op:+.3f}",
+            )
+        )
+        traffic.append(
+            (
+                result.name,
+                _trips(ks),
+                _trips(raw),
+                commands_text(ks.commands_per_op),
+                commands_text(raw.commands_per_op),
+            )
+        )
+    return f"{format_table(timing)}\n\n{format_table(traffic)}"
+
+
+def _time_spread(side: SideResult) -> str:
+    return spread(1 / side.median_ops_per_s, 1 / side.max_ops_per_s, 1 / side.min_ops_per_s)
+
+
+def _trips(side: SideResult) -> str:
+    return "-" if side.round_trips_per_op is None else f"{side.round_trips_per_op:.4g}"
+
+
+def baselines(results: Sequence[CaseResult]) -> str:
+    """What each case compares, one line per case."""
+    return "\n".join(
+        f"{result.name}: keyspace `{result.keyspace_code}` vs {result.baseline} `{result.raw_code}`"
+        for result in results
+    )
+
+
+# -- command line -------------------------------------------------------------------------
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_json: Path) -> None:
+    """``--url``, ``--json`` and ``--cpu``, as every script has them."""
+    parser.add_argument(
+        "--url",
+        help="server to benchmark (redis://..., or memory:// for the embedded fakeredis, whose"
+        " timings are meaningless); default: start a private redis-server from PATH",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=default_json, help=f"where to write JSON ({default_json})"
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        help="pin this process, and the redis-server it starts, to this CPU (Linux); on small"
+        " VMs this removes the bimodal noise of cross-CPU wake-ups",
+    )
+
+
+def pin(cpu: int | None) -> list[int] | None:
+    """Pin this process (and so the children it starts) to ``cpu``; return the CPUs it may use."""
+    if not hasattr(os, "sched_setaffinity"):
+        if cpu is not None:
+            raise SystemExit("--cpu needs os.sched_setaffinity (Linux)")
+        return None
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    return sorted(os.sched_getaffinity(0))
+
+
+def run_parameters(
+    args: argparse.Namespace, cpus: list[int] | None, kind: str, url: str
+) -> dict[str, Any]:
+    """The parameters every report records about where and how it ran."""
+    return {
+        "smoke": args.smoke,
+        "pinned_cpu": args.cpu,
+        "allowed_cpus": cpus,
+        "target": kind,
+        "url": public_url(url),
+    }
