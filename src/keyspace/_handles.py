@@ -31,6 +31,7 @@ __all__ = ["ClusterHandle", "KeyHandle", "Runtime"]
 T = TypeVar("T")
 E = TypeVar("E")
 R = TypeVar("R")
+X = TypeVar("X")
 
 
 class Runtime(Generic[E]):
@@ -52,6 +53,14 @@ class Runtime(Generic[E]):
         self.chunk = chunk
         # SecretKey values are encrypted with it; without keys, they fail when used.
         self.keyring = keyring if keyring is not None else Keyring()
+
+    def with_executor(self, executor: X) -> Runtime[X]:
+        """The same settings around another executor (a pipeline's queue, say)."""
+        copy: Runtime[X] = Runtime.__new__(Runtime)
+        for name in Runtime.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.executor = executor
+        return copy
 
 
 def _join(prefix: str, name: str) -> str:
@@ -324,8 +333,9 @@ class ClusterHandle:
         return {name: getattr(self, name) for name, key in keys.items() if not key.own_params}
 
     def _op_load(self) -> Batch[BaseModel]:
-        self._require_bound()
-        return load_op(self._node, self._static_keys())
+        prefix = self._require_bound()
+        multi_get = not self._rt.executor.cluster
+        return load_op(self._node, prefix, self._values, self.__getattr__, multi_get)
 
     def _op_save(self, snapshot: BaseModel | Mapping[str, Any]) -> Batch[None]:
         self._require_bound()

@@ -5,7 +5,7 @@ repository), ``p`` navigates like the repository, and every call of a key or
 cluster operation is queued instead of sent: it returns a :class:`Pending`
 whose ``result`` is set when the pipeline runs. Only operations that take one
 round trip can be queued; ``clear()`` or ``update()`` raise ``OptionsError``.
-``the_type`` is queued when it is read, as it is a property elsewhere.
+``the_type`` is queued when it is read, as it is a property.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from ._errors import OptionsError, PipelineError
-from ._handles import ClusterHandle, KeyHandle
+from ._handles import ClusterHandle
 from ._plan import Op
 
 __all__ = ["AsyncPipeline", "Pending", "SyncPipeline"]
@@ -22,8 +22,6 @@ __all__ = ["AsyncPipeline", "Pending", "SyncPipeline"]
 T = TypeVar("T")
 
 _UNSET: Any = object()
-# Operations that need several round trips (flows) or a connection of their own.
-_MULTI_ROUND_TRIP = frozenset({"clear", "events", "instances", "rotate", "subkeys", "update"})
 
 
 class Pending(Generic[T]):
@@ -51,50 +49,59 @@ class Pending(Generic[T]):
         return f"<Pending {shown}>"
 
 
-class _Queue:
-    """Navigates like a handle; operation calls append ops to the pipeline."""
+class _Queueing:
+    """Stands in for a repository's executor inside a pipeline: ops are queued, not sent.
 
-    __slots__ = ("_pipeline", "_target")
+    Pipelines navigate with the ordinary (sync) handles bound to this executor,
+    so queueing costs what building the op costs. Operations that need several
+    round trips or a connection of their own reach ``run``/``stream``/``subscribe``
+    and are refused.
+    """
 
-    def __init__(self, pipeline: _Pipeline, target: Any) -> None:
+    __slots__ = ("_pipeline", "client", "cluster", "writer")
+
+    def __init__(self, pipeline: _Pipeline, executor: Any) -> None:
         self._pipeline = pipeline
-        self._target = target
+        self.client = executor.client
+        self.cluster = executor.cluster
+        self.writer = executor.writer
 
-    def __getattr__(self, name: str) -> Any:
-        target = self._target
-        build = getattr(target, f"_op_{name}", None)
-        if build is not None:
-            if name == "the_type":  # a property elsewhere: queued on access
-                return self._pipeline.queue(build())
-            return lambda *args, **kwargs: self._pipeline.queue(build(*args, **kwargs))
-        value = getattr(target, name)
-        if isinstance(value, (ClusterHandle, KeyHandle)):
-            return _Queue(self._pipeline, value)
-        if name in _MULTI_ROUND_TRIP:
-            raise OptionsError(f"{name}() takes several round trips and cannot be pipelined")
-        return value
+    def call(self, op: Op[T]) -> Pending[T]:
+        return self._pipeline.queue(op)
 
-    def __call__(self, *args: object, **kwargs: object) -> _Queue:
-        return _Queue(self._pipeline, self._target(*args, **kwargs))
+    def _refuse(self, *_: Any) -> Any:
+        raise OptionsError(
+            "this operation takes several round trips (clear, update, subkeys, instances,"
+            " events, rotate) and cannot be pipelined; run it outside the pipeline"
+        )
 
-    def __getitem__(self, item: object) -> _Queue:
-        return _Queue(self._pipeline, self._target[item])
+    run = stream = subscribe = _refuse
 
 
 class _Pipeline:
-    __slots__ = ("_ops", "_pending", "_root", "_transaction")
+    __slots__ = ("_executor", "_ops", "_pending", "_root", "_transaction")
 
-    def __init__(self, root: ClusterHandle, transaction: bool) -> None:
-        self._root = root
+    def __init__(self, repository: ClusterHandle, transaction: bool) -> None:
+        from ._repository import SyncBoundCluster  # the handles that return what call() does
+
+        self._executor = repository._rt.executor
         self._transaction = transaction
         self._ops: list[Op[Any]] = []
         self._pending: list[Pending[Any]] = []
+        runtime = repository._rt.with_executor(_Queueing(self, self._executor))
+        self._root = SyncBoundCluster(
+            repository._node,
+            repository._parent_prefix,
+            repository._prefix,
+            repository._values,
+            runtime,
+        )
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(_Queue(self, self._root), name)
+        return getattr(self._root, name)
 
-    def __call__(self, *args: object, **kwargs: object) -> _Queue:
-        return _Queue(self, self._root)(*args, **kwargs)
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        return self._root(*args, **kwargs)
 
     def queue(self, op: Op[T]) -> Pending[T]:
         """Queue a ready-made op; usually called through navigation."""
@@ -132,7 +139,7 @@ class AsyncPipeline(_Pipeline):
         if not ops:
             return []
         try:
-            results = await self._root._rt.executor.pipeline(ops, self._transaction)
+            results = await self._executor.pipeline(ops, self._transaction)
         except PipelineError as error:
             self._settle(pending, error.results)
             raise
@@ -165,7 +172,7 @@ class SyncPipeline(_Pipeline):
         if not ops:
             return []
         try:
-            results = self._root._rt.executor.pipeline(ops, self._transaction)
+            results = self._executor.pipeline(ops, self._transaction)
         except PipelineError as error:
             self._settle(pending, error.results)
             raise

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import _plan as plan
 from ._cluster import ClusterNode, KeyNode
-from ._errors import KeyNotFoundError, OptionsError
-from ._keys import MISSING
-from ._plan import Batch, Emit, Flow, Op
+from ._errors import KeyNotFoundError, OptionsError, WrongTypeError
+from ._keys import MISSING, Counter, FloatCounter, Key
+from ._plan import Batch, Command, Emit, Flow, Op
 
 __all__ = [
     "Family",
@@ -31,6 +31,10 @@ __all__ = [
     "snapshot_model",
     "targets",
 ]
+
+
+# Kinds stored as one plain string value that an MGET can read.
+_MGET_KINDS: frozenset[type[Any]] = frozenset({Key, Counter, FloatCounter})
 
 
 def _join(prefix: str, name: str) -> str:
@@ -147,15 +151,61 @@ def snapshot_model(node: ClusterNode) -> type[BaseModel]:
     return model
 
 
-def load_op(node: ClusterNode, keys: Mapping[str, Any]) -> Batch[BaseModel]:
-    """Read every static key in one round trip (a plain read, no MULTI)."""
-    names = list(keys)
-    batch = plan.combine([keys[name]._op_get() for name in names], atomic=False)
+def load_op(
+    node: ClusterNode,
+    prefix: str,
+    values: Mapping[str, str],
+    handle: Callable[[str], Any],
+    multi_get: bool,
+) -> Batch[BaseModel]:
+    """Read every static key in one round trip (a plain read, no MULTI).
+
+    With ``multi_get`` (one server), the plain string keys (``Key[T]`` and
+    counters that do not renew a sliding TTL) are read with one ``MGET``,
+    which costs a fraction of separate GETs; the other kinds, and every key on
+    Redis Cluster (where MGET must keep to one slot), use their own read op.
+    An MGET cannot tell a key of another Redis type from a missing one.
+    """
+    direct: list[tuple[str, KeyNode, str]] = []
+    others: list[str] = []
+    for name, key in node.keys.items():
+        if key.own_params:
+            continue
+        if multi_get and key.spec.kind in _MGET_KINDS and not key.spec.sliding:
+            direct.append(
+                (name, key, _join(prefix, key.literal or key.spec.template.render(values)))
+            )
+        else:
+            others.append(name)
+    batch = plan.combine([handle(name)._op_get() for name in others], atomic=False)
+    names = tuple(full for _, _, full in direct)
+    # EXISTS counts keys of any type: more than MGET found means one holds another type.
+    head: tuple[Command, ...] = (("MGET", *names), ("EXISTS", *names)) if direct else ()
     model = snapshot_model(node)
 
     def parse(replies: list[Any]) -> BaseModel:
         data: dict[str, Any] = {}
-        for name, result in zip(names, batch.parse(replies), strict=True):
+        if direct:
+            got, existing = replies[0], replies[1]
+            for reply in (got, existing):
+                if isinstance(reply, Exception):
+                    raise reply
+            if int(existing) > sum(reply is not None for reply in got):
+                unread = [
+                    full for (_, _, full), reply in zip(direct, got, strict=True) if reply is None
+                ]
+                raise WrongTypeError(
+                    f"load() of {node.where}: one of {', '.join(map(repr, unread))} holds"
+                    " another Redis type than its declaration"
+                )
+            for (name, key, full), reply in zip(direct, got, strict=True):
+                spec = key.spec
+                if reply is not None:
+                    data[name] = spec.codec.load(reply, key=full)
+                else:
+                    data[name] = None if spec.default is MISSING else spec.fresh_default()
+            replies = replies[2:]
+        for name, result in zip(others, batch.parse(replies), strict=True):
             if isinstance(result, KeyNotFoundError):
                 result = None
             elif isinstance(result, Exception):
@@ -163,7 +213,7 @@ def load_op(node: ClusterNode, keys: Mapping[str, Any]) -> Batch[BaseModel]:
             data[name] = result
         return model.model_construct(**data)
 
-    return Batch(batch.commands, parse, atomic=False, sees_errors=True)
+    return Batch(head + batch.commands, parse, atomic=False, sees_errors=True)
 
 
 def save_op(
