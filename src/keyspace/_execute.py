@@ -23,6 +23,7 @@ from redis.exceptions import ResponseError, WatchError
 from ._errors import PipelineError, ValueTooLargeError
 from ._events import publishing, with_publishes
 from ._plan import (
+    RETRY,
     Batch,
     Call,
     Command,
@@ -81,6 +82,11 @@ class Limits:
 
     max_key_bytes: int = 64 * 1024
     max_value_bytes: int = 512 * 1024 * 1024
+
+    @classmethod
+    def of(cls, settings: Any) -> Limits:
+        """The limits a ``RedisSettings`` sets (``max_key_bytes``, ``max_value_bytes``)."""
+        return cls(settings.max_key_bytes, settings.max_value_bytes)
 
     def check(self, commands: Sequence[Command]) -> None:
         """Raise :class:`ValueTooLargeError` for a command with an oversized argument."""
@@ -284,6 +290,8 @@ class AsyncExecutor:
         _vet(self, (op.command,))
         try:
             return parse_reply(op, await sender.execute_command(*op.command))
+        except WatchError:  # the watching connection dropped: nothing was written
+            return RETRY
         except ResponseError as exc:
             failure = await self._failure(op, exc)
             if failure is exc:
@@ -515,6 +523,8 @@ class SyncExecutor:
         _vet(self, (op.command,))
         try:
             return parse_reply(op, sender.execute_command(*op.command))
+        except WatchError:  # the watching connection dropped: nothing was written
+            return RETRY
         except ResponseError as exc:
             failure = self._failure(op, exc)
             if failure is exc:

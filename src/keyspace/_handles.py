@@ -366,7 +366,13 @@ class ClusterHandle:
 
     def _instance(self, found: dict[str, str]) -> ClusterHandle:
         """The bound handle of an instance found by ``instances()`` (values parsed back)."""
-        params = {p.name: p.parse(found[p.name]) for p in self._node.own_params}
+        params = {}
+        for param in self._node.own_params:
+            segment = found[param.name]
+            value = param.parse(segment)
+            if param.render(value) != segment:  # "007" is not how user(7) is written
+                raise ValueError(f"{segment!r} is not a canonical {param.name}")
+            params[param.name] = value
         return self(**params)
 
     def __repr__(self) -> str:

@@ -75,7 +75,7 @@ from typing_extensions import Self
 from . import _plan as plan
 from ._codec import Codec, codec_for
 from ._errors import InvalidParameterError
-from ._execute import SyncClient, SyncExecutor
+from ._execute import Limits, SyncClient, SyncExecutor
 from ._keys import INHERIT, TTLArg, ttl_ms
 from ._plan import Batch, Call, Command, Emit, Flow, Op, Scan
 from ._settings import RedisSettings
@@ -808,7 +808,7 @@ class KeyspaceDict(MappingCore[K, V], MutableMapping[K, V]):
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         built = settings.sync_client() if client is None else client
-        executor = SyncExecutor(built, settings.log_commands)
+        executor = SyncExecutor(built, settings.log_commands, limits=Limits.of(settings))
         self._configure_standalone(executor, namespace, settings, ttl, preserve_ttl, client is None)
 
     def _write(self, op: Op[Any] | None) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from typing_extensions import Self
 
-from ._execute import AsyncClient, AsyncExecutor
+from ._execute import AsyncClient, AsyncExecutor, Limits
 from ._keys import INHERIT, TTLArg
 from ._mapping import _UNSET, MappingCore
 from ._plan import Op
@@ -68,7 +68,7 @@ class AsyncKeyspaceDict(MappingCore[K, V]):
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         built = settings.async_client() if client is None else client
-        executor = AsyncExecutor(built, settings.log_commands)
+        executor = AsyncExecutor(built, settings.log_commands, limits=Limits.of(settings))
         self._configure_standalone(executor, namespace, settings, ttl, preserve_ttl, client is None)
 
     async def _write(self, op: Op[Any] | None) -> None:

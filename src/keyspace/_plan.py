@@ -10,7 +10,8 @@ generator that yields messages and receives their replies:
 
 - a command (a tuple): its reply;
 - a :class:`Call`: its parsed result (errors named as for ops), sent on the
-  watching connection between :class:`Watch` and :class:`Exec`;
+  watching connection between :class:`Watch` and :class:`Exec` (:data:`RETRY`
+  when that connection dropped);
 - a list of commands: sent as one pipeline, the list of replies;
 - :class:`Watch`: WATCH the keys on a connection kept for this flow until the
   next :class:`Exec`; commands in between are sent on that connection;
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, final
 
 from ._errors import KeyNotFoundError, WrongTypeError
 
@@ -47,6 +48,7 @@ __all__ = [
     "Exec",
     "Flow",
     "Op",
+    "RETRY",
     "Scan",
     "Sleep",
     "Watch",
@@ -145,6 +147,16 @@ class Sleep:
 
     seconds: float
 
+
+@final
+class _Retry:
+    def __repr__(self) -> str:
+        return "RETRY"
+
+
+RETRY: Final = _Retry()
+"""What a read between :class:`Watch` and :class:`Exec` gives when the watching
+connection dropped: nothing was written; start the attempt over."""
 
 Flow = Generator[Command | list[Command] | Call[Any] | Emit | Scan | Watch | Exec | Sleep, Any, R]
 

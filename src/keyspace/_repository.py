@@ -254,7 +254,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
             client = settings.async_client()
         node, bound = _root_prefix(root, prefix)
         writer = uuid.uuid4().hex if publish_events else None
-        limits = Limits(settings.max_key_bytes, settings.max_value_bytes)
+        limits = Limits.of(settings)
         runtime = _runtime(AsyncExecutor(client, settings.log_commands, writer, limits), settings)
         super().__init__(node, "", bound, {}, runtime)
 
@@ -340,7 +340,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
             client = settings.sync_client()
         node, bound = _root_prefix(root, prefix)
         writer = uuid.uuid4().hex if publish_events else None
-        limits = Limits(settings.max_key_bytes, settings.max_value_bytes)
+        limits = Limits.of(settings)
         runtime = _runtime(SyncExecutor(client, settings.log_commands, writer, limits), settings)
         super().__init__(node, "", bound, {}, runtime)
 

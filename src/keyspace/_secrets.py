@@ -26,7 +26,7 @@ from ._crypto import PasswordHash, PasswordInput, dummy_verify, hash_password
 from ._errors import ConflictError, CorruptValueError, KeyNotFoundError, OptionsError
 from ._facade import AsyncKey, SyncKey
 from ._keys import INHERIT, MISSING, TTLArg
-from ._plan import Call, Exec, Flow, Sleep, Watch
+from ._plan import RETRY, Call, Exec, Flow, Sleep, Watch
 from ._strings import DEFAULT_ATTEMPTS, StringOps, _check_attempts, backoff
 
 __all__ = [
@@ -174,6 +174,9 @@ class SecretOps(_SealedOps[T]):
         for attempt in range(attempts):
             yield Watch((name,))
             token = yield self._op_raw()
+            if token is RETRY:  # the watching connection dropped: start over
+                yield Sleep(backoff(attempt))
+                continue
             if token is None or keyring.key_id(token, name) == keyring.current_id:
                 return False
             write = self._op_set(self._unseal(token, name), keepttl=True)

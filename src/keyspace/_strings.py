@@ -11,7 +11,7 @@ from ._errors import BindingError, ConflictError, KeyNotFoundError, OptionsError
 from ._facade import AsyncKey, SyncKey
 from ._handles import KeyHandle
 from ._keys import INHERIT, MISSING, TTLArg
-from ._plan import Call, Exec, Flow, Sleep, Watch
+from ._plan import RETRY, Call, Exec, Flow, Sleep, Watch
 
 if TYPE_CHECKING:
     from ._mapping import KeyspaceDict
@@ -136,7 +136,11 @@ class StringOps(KeyHandle[T]):
         read = self._op_read()
         for attempt in range(attempts):
             yield Watch((name,))
-            new = fn((yield read))
+            current = yield read
+            if current is RETRY:
+                yield Sleep(backoff(attempt))
+                continue
+            new = fn(current)
             write = self._op_set(new)
             if (yield Exec((write.command,))) is not None:
                 return new
@@ -267,6 +271,9 @@ def update_many_flow(
         current = []
         for handle in handles:
             current.append((yield handle._op_read()))
+        if RETRY in current:
+            yield Sleep(backoff(attempt))
+            continue
         new = list(fn(*current))
         if len(new) != len(handles):
             raise OptionsError(f"update of {list(names)}: fn returned {len(new)} values")

@@ -229,6 +229,13 @@ def _render_untyped(value: object, name: str, where: str) -> str:
 def _checked(text: str, name: str, where: str, original: object) -> str:
     if not text:
         raise InvalidParameterError(f"{where}: parameter {name!r} may not be empty")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidParameterError(
+                f"{where}: parameter {name!r} holds a lone surrogate, which no key name can"
+            ) from None
     if not _FORBIDDEN_IN_VALUES.isdisjoint(text):
         bad = "".join(sorted(_FORBIDDEN_IN_VALUES.intersection(text)))
         raise InvalidParameterError(

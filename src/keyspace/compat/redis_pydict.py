@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 from redis import Redis
 
 from .._errors import InvalidParameterError
-from .._execute import SyncClient, SyncExecutor
+from .._execute import Limits, SyncClient, SyncExecutor
 from .._keys import INHERIT, TTLArg
 from .._mapping import _UNSET, KeyspaceDict, glob_escape
 from .._plan import Batch, Call, Command, Op, as_bytes
@@ -126,7 +126,7 @@ class PyRedisDict(KeyspaceDict[str, Any]):
                 password=password,
             )
         self._configure(
-            SyncExecutor(client, settings.log_commands),
+            SyncExecutor(client, settings.log_commands, limits=Limits.of(settings)),
             head=namespace + SEPARATOR,
             tail="",
             param=_key_param(where),
