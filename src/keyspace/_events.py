@@ -23,20 +23,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._cluster import ClusterNode, KeySpec
+from ._errors import OptionsError
 from ._plan import Batch, Call, Command, Op, as_text
 
 __all__ = [
     "CHANNEL_PREFIX",
     "KeyEvent",
+    "event_key",
     "Source",
     "key_specs",
     "parse_event",
     "publishing",
+    "spec_decoder",
+    "subscription",
     "with_publishes",
 ]
 
@@ -170,25 +174,50 @@ def _specs(node: ClusterNode, head: str, values: Mapping[str, str]) -> list[tupl
     return out
 
 
+def subscription(
+    keys: str, source: Source, client: Any, decode: Callable[[str, str], Any]
+) -> tuple[str, Callable[[tuple[str, Any]], KeyEvent]]:
+    """The channel pattern for keys matching ``keys``, and the parser of its messages.
+
+    ``decode(key, raw)`` turns a published value into the key's declared type.
+    """
+    if source not in ("publish", "keyspace"):
+        raise OptionsError(f"events(source={source!r}): use 'publish' or 'keyspace'")
+    if source == "keyspace":
+        pool = getattr(client, "connection_pool", None)
+        db = pool.connection_kwargs.get("db", 0) if pool is not None else 0  # Cluster: db 0
+        channel = f"__keyspace@{db}__:{keys}"
+    else:
+        channel = CHANNEL_PREFIX + keys
+    return channel, lambda message: parse_event(message[0], message[1], source, decode)
+
+
+def event_key(channel: str, source: Source) -> str:
+    """The key name a pub/sub channel of ``source`` is about."""
+    return channel.split(":", 1)[1] if source == "keyspace" else channel[len(CHANNEL_PREFIX) :]
+
+
 def parse_event(
-    channel: str,
-    data: Any,
-    source: Source,
-    specs: list[tuple[re.Pattern[str], KeySpec]],
+    channel: str, data: Any, source: Source, decode: Callable[[str, str], Any]
 ) -> KeyEvent:
     """Turn one pub/sub message into a :class:`KeyEvent`."""
-    key = channel.split(":", 1)[1] if source == "keyspace" else channel[len(CHANNEL_PREFIX) :]
+    key = event_key(channel, source)
     if source == "keyspace":
         return KeyEvent(key, as_text(data), source="keyspace")
     payload = json.loads(as_text(data))
     raw = payload.get("value")
-    value = None if raw is None else _decode(key, raw, specs)
+    value = None if raw is None else decode(key, raw)
     return KeyEvent(key, payload["op"], value, payload.get("writer"), "publish")
 
 
-def _decode(key: str, raw: str, specs: list[tuple[re.Pattern[str], KeySpec]]) -> Any:
-    for regex, spec in specs:
-        if regex.fullmatch(key):
-            # A secret's payload is ciphertext: events never carry it, decrypted or not.
-            return None if spec.kind.secret else spec.codec.load(raw, key=key)
-    return raw
+def spec_decoder(specs: list[tuple[re.Pattern[str], KeySpec]]) -> Callable[[str, str], Any]:
+    """Decode published values with the declared key that matches the name."""
+
+    def decode(key: str, raw: str) -> Any:
+        for regex, spec in specs:
+            if regex.fullmatch(key):
+                # A secret's payload is ciphertext: events never carry it, decrypted or not.
+                return None if spec.kind.secret else spec.codec.load(raw, key=key)
+        return raw
+
+    return decode

@@ -20,7 +20,7 @@ from . import _plan as plan
 from ._cluster import ClusterNode, KeyNode
 from ._crypto import Keyring
 from ._errors import BindingError, OptionsError, TTLError
-from ._events import CHANNEL_PREFIX, Source, key_specs, parse_event
+from ._events import Source, key_specs, spec_decoder, subscription
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
 from ._plan import Batch, Call, Command, Flow, Op
 from ._template import bind, bind_item
@@ -352,17 +352,9 @@ class ClusterHandle:
     def _subscription(self, pattern: str, source: Source) -> tuple[str, Any]:
         """The channel pattern to subscribe to, and a parser of its messages."""
         prefix = self._require_bound()
-        if source not in ("publish", "keyspace"):
-            raise OptionsError(f"events(source={source!r}): use 'publish' or 'keyspace'")
         keys = f"{prefix}:{pattern}" if prefix else pattern
-        if source == "keyspace":
-            pool = getattr(self._rt.executor.client, "connection_pool", None)
-            db = pool.connection_kwargs.get("db", 0) if pool is not None else 0  # Cluster: db 0
-            channel = f"__keyspace@{db}__:{keys}"
-        else:
-            channel = CHANNEL_PREFIX + keys
-        specs = key_specs(self._node, prefix, self._values)
-        return channel, lambda message: parse_event(message[0], message[1], source, specs)
+        decode = spec_decoder(key_specs(self._node, prefix, self._values))
+        return subscription(keys, source, self._rt.executor.client, decode)
 
     def _instance(self, found: dict[str, str]) -> ClusterHandle:
         """The bound handle of an instance found by ``instances()`` (values parsed back)."""

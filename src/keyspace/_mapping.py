@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import (
     Callable,
     Generator,
@@ -75,6 +76,7 @@ from typing_extensions import Self
 from . import _plan as plan
 from ._codec import Codec, codec_for
 from ._errors import InvalidParameterError
+from ._events import KeyEvent, Source, event_key, subscription
 from ._execute import Limits, SyncClient, SyncExecutor
 from ._keys import INHERIT, TTLArg, ttl_ms
 from ._plan import Batch, Call, Command, Emit, Flow, Op, Scan
@@ -262,6 +264,22 @@ class MappingCore(Generic[K, V]):
         # expiring() and batch() state belongs to these keys on this client, so that every
         # view of them (each as_dict() call makes a new one) shares it.
         self._state_key = (id(getattr(executor, "client", executor)), head, tail)
+
+    def _subscription(
+        self, pattern: str, source: Source
+    ) -> tuple[str, Callable[[tuple[str, Any]], KeyEvent | None]]:
+        """The channel pattern for entries whose key matches ``pattern``, and its parser,
+        which gives ``None`` for keys that are not entries (``ns:sub:x`` of ``ns:*``)."""
+        keys = f"{glob_escape(self._head)}{pattern}{glob_escape(self._tail)}"
+        regex, codec = self._regex, self._codec
+        channel, parse = subscription(
+            keys, source, self._executor.client, lambda key, raw: codec.load(raw, key=key)
+        )
+
+        def entry(message: tuple[str, Any]) -> KeyEvent | None:
+            return parse(message) if regex.fullmatch(event_key(message[0], source)) else None
+
+        return channel, entry
 
     def _configure_namespace(
         self,
@@ -777,6 +795,7 @@ class KeyspaceDict(MappingCore[K, V], MutableMapping[K, V]):
             default ``INHERIT`` uses ``REDIS_DEFAULT_TTL``.
         preserve_ttl: overwriting an entry keeps the TTL it has (``SET ... KEEPTTL``); new
             entries get the default TTL.
+        publish_events: publish every write for :meth:`events` subscribers.
 
     Each entry is a Redis string at ``<namespace>:<key>`` holding the value's JSON. Keys may
     not contain ``:``, braces or glob characters (``InvalidParameterError``), so ``ns`` and
@@ -805,10 +824,12 @@ class KeyspaceDict(MappingCore[K, V], MutableMapping[K, V]):
         settings: RedisSettings | None = None,
         ttl: TTLArg = INHERIT,
         preserve_ttl: bool = False,
+        publish_events: bool = False,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         built = settings.sync_client() if client is None else client
-        executor = SyncExecutor(built, settings.log_commands, limits=Limits.of(settings))
+        writer = uuid.uuid4().hex if publish_events else None
+        executor = SyncExecutor(built, settings.log_commands, writer, Limits.of(settings))
         self._configure_standalone(executor, namespace, settings, ttl, preserve_ttl, client is None)
 
     def _write(self, op: Op[Any] | None) -> None:
@@ -954,6 +975,22 @@ class KeyspaceDict(MappingCore[K, V], MutableMapping[K, V]):
     def ttl(self, key: K) -> float | None:
         """Seconds until ``key`` expires, ``None`` if it never does; ``KeyError`` when missing."""
         return self._executor.call(self._op_ttl(key))
+
+    def events(
+        self, pattern: str = "*", *, source: Source = "publish", timeout: float | None = None
+    ) -> Iterator[KeyEvent]:
+        """Changes to this mapping's entries whose key matches the glob ``pattern``.
+
+        ``source="publish"`` reads what writers with ``publish_events=True``
+        publish (values decoded as ``V``); ``"keyspace"`` reads Redis keyspace
+        notifications. Stops after ``timeout`` seconds without an event, or
+        when the consumer stops.
+        """
+        channel, parse = self._subscription(pattern, source)
+        for message in self._executor.subscribe(channel, timeout):
+            event = parse(message)
+            if event is not None:
+                yield event
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -12,6 +12,7 @@ comparing identities. Everything but the I/O is shared with the sync flavour (``
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from typing_extensions import Self
 
+from ._events import KeyEvent, Source
 from ._execute import AsyncClient, AsyncExecutor, Limits
 from ._keys import INHERIT, TTLArg
 from ._mapping import _UNSET, MappingCore
@@ -53,6 +55,7 @@ class AsyncKeyspaceDict(MappingCore[K, V]):
             default ``INHERIT`` uses ``REDIS_DEFAULT_TTL``.
         preserve_ttl: overwriting an entry keeps the TTL it has (``SET ... KEEPTTL``); new
             entries get the default TTL.
+        publish_events: publish every write for :meth:`events` subscribers.
     """
 
     _executor: AsyncExecutor
@@ -65,10 +68,12 @@ class AsyncKeyspaceDict(MappingCore[K, V]):
         settings: RedisSettings | None = None,
         ttl: TTLArg = INHERIT,
         preserve_ttl: bool = False,
+        publish_events: bool = False,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         built = settings.async_client() if client is None else client
-        executor = AsyncExecutor(built, settings.log_commands, limits=Limits.of(settings))
+        writer = uuid.uuid4().hex if publish_events else None
+        executor = AsyncExecutor(built, settings.log_commands, writer, Limits.of(settings))
         self._configure_standalone(executor, namespace, settings, ttl, preserve_ttl, client is None)
 
     async def _write(self, op: Op[Any] | None) -> None:
@@ -150,6 +155,22 @@ class AsyncKeyspaceDict(MappingCore[K, V]):
     async def ttl(self, key: K) -> float | None:
         """Seconds until ``key`` expires, ``None`` if it never does; ``KeyError`` when missing."""
         return await self._executor.call(self._op_ttl(key))
+
+    async def events(
+        self, pattern: str = "*", *, source: Source = "publish", timeout: float | None = None
+    ) -> AsyncIterator[KeyEvent]:
+        """Changes to this mapping's entries whose key matches the glob ``pattern``.
+
+        ``source="publish"`` reads what writers with ``publish_events=True``
+        publish (values decoded as ``V``); ``"keyspace"`` reads Redis keyspace
+        notifications. Stops after ``timeout`` seconds without an event, when
+        the consumer stops, or on cancellation.
+        """
+        channel, parse = self._subscription(pattern, source)
+        async for message in self._executor.subscribe(channel, timeout):
+            event = parse(message)
+            if event is not None:
+                yield event
 
     # -- writes -----------------------------------------------------------------
 

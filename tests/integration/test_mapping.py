@@ -831,3 +831,34 @@ async def test_threads_never_join_a_batch_even_with_its_context(backend: Any) ->
         assert "b" in d  # written at once
         assert "a" not in d
     assert d.to_dict() == {"a": 1, "b": 2}
+
+
+async def test_mapping_events_carry_typed_keys_values_and_stay_in_the_namespace(
+    backend: Any,
+) -> None:
+    import asyncio
+
+    writer = AsyncKeyspaceDict[int, Item]("evt", backend.async_client(), publish_events=True)
+    other = AsyncKeyspaceDict[int, Item]("evt:sub", backend.async_client(), publish_events=True)
+    reader = AsyncKeyspaceDict[int, Item]("evt", backend.async_client())
+
+    async def two() -> list[Any]:
+        seen = []
+        async for event in reader.events(timeout=5):
+            seen.append(event)
+            if len(seen) == 2:
+                break
+        return seen
+
+    task = asyncio.create_task(two())
+    await asyncio.sleep(0.2)
+    await other.set(1, Item(name="elsewhere"))  # ns:sub is another namespace
+    await writer.update({1: Item(name="a")})
+    await writer.delete(1)
+    events = await task
+    assert [(e.key, e.operation, e.value) for e in events] == [
+        ("evt:1", "set", Item(name="a")),
+        ("evt:1", "del", None),
+    ]
+    sync_reader = KeyspaceDict[int, Item]("evt", backend.sync_client())
+    assert list(sync_reader.events(timeout=0.2)) == []

@@ -6,7 +6,7 @@ import json
 
 from keyspace import Cluster, Key
 from keyspace._cluster import root_node
-from keyspace._events import CHANNEL_PREFIX, key_specs, parse_event, publishing
+from keyspace._events import CHANNEL_PREFIX, key_specs, parse_event, publishing, spec_decoder
 from keyspace._plan import Batch, Call
 
 
@@ -46,7 +46,7 @@ def test_reads_publish_nothing_and_deletes_publish_every_key() -> None:
 
 
 def test_parse_event_decodes_values_of_declared_keys() -> None:
-    specs = key_specs(root_node(Top), "top", {})
+    specs = spec_decoder(key_specs(root_node(Top), "top", {}))
     payload = json.dumps({"op": "set", "value": "7", "writer": "w"})
     event = parse_event(CHANNEL_PREFIX + "top:doc:3:page:2", payload.encode(), "publish", specs)
     assert (event.key, event.operation, event.value, event.writer) == (
