@@ -23,7 +23,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from . import _plan as plan
 from ._codec import Codec, codec_for
 from ._crypto import PasswordHash, PasswordInput, dummy_verify, hash_password
-from ._errors import ConflictError, CorruptValueError, KeyNotFoundError, OptionsError
+from ._errors import ConflictError, CorruptValueError
 from ._facade import AsyncKey, SyncKey
 from ._keys import INHERIT, MISSING, TTLArg
 from ._plan import RETRY, Call, Exec, Flow, Sleep, Watch
@@ -71,67 +71,10 @@ def _reasons(error: BaseException | None) -> str:
 
 
 class _SealedOps(StringOps[T]):
-    """A string key whose writes seal the value and whose reads unseal it."""
+    """A string key whose writes seal the value and whose reads unseal it: the string
+    key's ops, with ``_seal``/``_unseal`` of its own."""
 
     __slots__ = ()
-
-    def _seal(self, value: Any, name: str) -> bytes:
-        raise NotImplementedError
-
-    def _unseal(self, reply: Any, name: str) -> T:
-        raise NotImplementedError
-
-    def _op_read(self, renew: bool = False) -> Call[T]:
-        spec = self._node.spec
-        name = self.key
-        command: tuple[Any, ...] = ("GET", name)
-        if renew:
-            ms = self._ttl(INHERIT)
-            if ms is not None:
-                command = ("GETEX", name, *plan.expiry_args(ms, "EX", "PX"))
-
-        def parse(reply: Any) -> T:
-            if reply is not None:
-                return self._unseal(reply, name)
-            if spec.default is MISSING:
-                raise KeyNotFoundError(f"key {name!r} does not exist and declares no default")
-            value: T = spec.fresh_default()
-            return value
-
-        return Call(command, parse, name, self._kind)
-
-    def _op_set(
-        self,
-        value: Any,
-        ttl: TTLArg = INHERIT,
-        nx: bool = False,
-        xx: bool = False,
-        keepttl: bool = False,
-    ) -> Call[bool]:
-        name = self.key
-        if nx and xx:
-            raise OptionsError(f"set {name!r}: nx and xx exclude each other")
-        if keepttl and ttl is not INHERIT:
-            raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
-        command: list[Any] = ["SET", name, self._seal(value, name)]
-        ms = None if keepttl else self._ttl(ttl)
-        if keepttl:
-            command.append("KEEPTTL")
-        elif ms is not None:
-            command.extend(plan.expiry_args(ms, "EX", "PX"))
-        if nx:
-            command.append("NX")
-        elif xx:
-            command.append("XX")
-        return Call(tuple(command), plan.truthy, name, self._kind)
-
-    def _op_the_type(self) -> Call[type | None]:
-        name = self.key
-
-        def parse(reply: Any) -> type | None:
-            return None if reply is None else type(self._unseal(reply, name))
-
-        return Call(("GET", name), parse, name, self._kind)
 
 
 class SecretOps(_SealedOps[T]):

@@ -64,8 +64,7 @@ class StringOps(KeyHandle[T]):
 
         def parse(reply: Any) -> T:
             if reply is not None:
-                loaded: T = spec.codec.load(reply, key=name)
-                return loaded
+                return self._unseal(reply, name)
             if spec.default is MISSING:
                 raise KeyNotFoundError(f"key {name!r} does not exist and declares no default")
             value: T = spec.fresh_default()
@@ -75,7 +74,7 @@ class StringOps(KeyHandle[T]):
 
     def _op_set(
         self,
-        value: T,
+        value: object,
         ttl: TTLArg = INHERIT,
         nx: bool = False,
         xx: bool = False,
@@ -86,8 +85,7 @@ class StringOps(KeyHandle[T]):
             raise OptionsError(f"set {name!r}: nx and xx exclude each other")
         if keepttl and ttl is not INHERIT:
             raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
-        data = self._node.spec.codec.dump(value)  # validates before anything is sent
-        command: list[Any] = ["SET", name, data]
+        command: list[Any] = ["SET", name, self._seal(value, name)]
         ms = None if keepttl else self._ttl(ttl)
         if keepttl:
             command.append("KEEPTTL")
@@ -103,13 +101,23 @@ class StringOps(KeyHandle[T]):
         return Call(("GET", self.key), plan.as_bytes, self.key, self._kind)
 
     def _op_the_type(self) -> Call[type | None]:
-        spec = self._node.spec
         name = self.key
 
         def parse(reply: Any) -> type | None:
-            return None if reply is None else type(spec.codec.load(reply, key=name))
+            return None if reply is None else type(self._unseal(reply, name))
 
         return Call(("GET", name), parse, name, self._kind)
+
+    # How a value becomes the stored bytes and back; secrets seal and unseal here.
+
+    def _seal(self, value: Any, name: str) -> bytes:
+        """Validate ``value`` (before anything is sent) and encode it for ``name``."""
+        return self._node.spec.codec.dump(value)
+
+    def _unseal(self, reply: Any, name: str) -> T:
+        """Decode the stored bytes of ``name``."""
+        loaded: T = self._node.spec.codec.load(reply, key=name)
+        return loaded
 
     def _family(self) -> dict[str, Any]:
         """What a mapping view over this key family needs (``as_dict()``)."""
