@@ -82,6 +82,9 @@ _WRITES = frozenset(
     ]
 )
 _MULTI_KEY = frozenset({"DEL", "UNLINK"})
+_EXPIRY = frozenset({"EXPIRE", "PEXPIRE", "PERSIST"})
+# Every way of deleting a key is reported as "del".
+_OPERATION = {"UNLINK": "del", "GETDEL": "del"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,24 +138,32 @@ def with_publishes(commands: tuple[Command, ...], writer: str | None) -> tuple[C
 
 
 def _publishes(commands: tuple[Command, ...], writer: str) -> tuple[Command, ...]:
-    seen: set[str] = set()
+    """One PUBLISH per write, in order, leaving out the steps that belong to another write:
+    the expiry after a write of the same key, and the DEL before a key is rewritten whole
+    (a list's ``set()`` is DEL, RPUSH, EXPIRE: one ``rpush`` event)."""
+    writes = [
+        (str(command[0]).upper(), as_text(key), command)
+        for command in commands
+        if str(command[0]).upper() in _WRITES
+        for key in (command[1:] if str(command[0]).upper() in _MULTI_KEY else command[1:2])
+    ]
     out: list[Command] = []
-    for command in commands:
-        name = str(command[0]).upper()
-        if name not in _WRITES:
+    written: set[str] = set()
+    for index, (name, key, command) in enumerate(writes):
+        if name in _EXPIRY and key in written:
             continue
-        for key in command[1:] if name in _MULTI_KEY else command[1:2]:
-            key = as_text(key)
-            if key in seen:  # the expiry that follows a write is part of it
-                continue
-            seen.add(key)
-            value = command[2] if name == "SET" else None
-            payload = {
-                "op": name.lower(),
-                "value": None if value is None else as_text(value),
-                "writer": writer,
-            }
-            out.append(("PUBLISH", CHANNEL_PREFIX + key, json.dumps(payload)))
+        if name in _MULTI_KEY and any(
+            k == key and n not in _EXPIRY for n, k, _ in writes[index + 1 :]
+        ):
+            continue
+        written.add(key)
+        value = command[2] if name == "SET" else None
+        payload = {
+            "op": _OPERATION.get(name, name.lower()),
+            "value": None if value is None else as_text(value),
+            "writer": writer,
+        }
+        out.append(("PUBLISH", CHANNEL_PREFIX + key, json.dumps(payload)))
     return tuple(out)
 
 

@@ -63,3 +63,24 @@ def test_parse_event_decodes_values_of_declared_keys() -> None:
         "expired",
         None,
     )
+
+
+def test_every_write_publishes_but_the_steps_of_another_write() -> None:
+    batch = Batch(
+        (
+            ("SET", "a", b"1"),
+            ("SET", "a", b"2"),
+            ("DEL", "b"),
+            ("RPUSH", "b", b"x"),
+            ("PEXPIRE", "b", 500),
+            ("GETDEL", "c"),
+        ),
+        list,
+    )
+    published = [json.loads(c[2]) | {"key": c[1]} for c in publishing(batch, "w").commands[6:]]
+    assert [(p["key"], p["op"], p["value"]) for p in published] == [
+        (CHANNEL_PREFIX + "a", "set", "1"),
+        (CHANNEL_PREFIX + "a", "set", "2"),
+        (CHANNEL_PREFIX + "b", "rpush", None),  # the DEL before a rewrite is part of it
+        (CHANNEL_PREFIX + "c", "del", None),  # every deletion is "del"
+    ]
