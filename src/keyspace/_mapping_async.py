@@ -23,7 +23,7 @@ from typing_extensions import Self
 from ._events import KeyEvent, Source
 from ._execute import AsyncClient, AsyncExecutor, Limits
 from ._keys import INHERIT, TTLArg
-from ._mapping import _UNSET, MappingCore
+from ._mapping_core import _UNSET, MappingCore
 from ._plan import Op
 from ._settings import RedisSettings
 

@@ -13,8 +13,9 @@ import pytest
 from pydantic import BaseModel
 
 from keyspace import InvalidParameterError, RedisSettings, TTLError
-from keyspace._mapping import _UNSET, KeyspaceDict, MappingCore, family_bounds, glob_escape
+from keyspace._mapping import KeyspaceDict
 from keyspace._mapping_async import AsyncKeyspaceDict
+from keyspace._mapping_core import _UNSET, MappingCore, family_bounds, glob_escape
 from keyspace._plan import Batch, Call, Emit, Flow, Scan, parse_reply
 from keyspace._template import parse_template
 

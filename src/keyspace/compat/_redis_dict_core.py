@@ -20,7 +20,8 @@ from .. import _plan as plan
 from .._errors import InvalidParameterError, OptionsError
 from .._execute import SyncClient
 from .._keys import INHERIT, ttl_ms
-from .._mapping import KeyspaceDict, glob_escape
+from .._mapping import KeyspaceDict
+from .._mapping_core import glob_escape
 from .._plan import Batch, Call, Flow, Op, Scan
 from .._settings import RedisSettings
 from ._redis_dict_values import DecodeFunc, EncodeFunc, RedisDictCodec

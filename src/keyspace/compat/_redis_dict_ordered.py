@@ -26,7 +26,7 @@ from typing_extensions import TypeVar
 from .. import _plan as plan
 from .._execute import SyncClient
 from .._keys import INHERIT, TTLArg
-from .._mapping import _UNSET, glob_escape
+from .._mapping_core import _UNSET, glob_escape
 from .._plan import Batch, Call, Command, Emit, Flow, Op
 from .._settings import RedisSettings
 from ._redis_dict_core import Expire, RedisDict

@@ -27,7 +27,8 @@ from redis import Redis
 from .._errors import InvalidParameterError
 from .._execute import Limits, SyncClient, SyncExecutor
 from .._keys import INHERIT, TTLArg
-from .._mapping import _UNSET, KeyspaceDict, glob_escape
+from .._mapping import KeyspaceDict
+from .._mapping_core import _UNSET, glob_escape
 from .._plan import Batch, Call, Command, Op, as_bytes
 from .._settings import RedisSettings
 from .._template import Param, make_param
