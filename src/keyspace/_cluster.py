@@ -77,10 +77,6 @@ class KeySpec:
         """``fresh_default``, or ``None`` when the key declares no default."""
         return None if self.default is MISSING else self.fresh_default
 
-    def load(self, reply: bytes | str, name: str) -> Any:
-        """Decode a stored value (or member) of the key named ``name``."""
-        return self.codec.load(reply, key=name)
-
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ClusterSpec:

@@ -143,6 +143,12 @@ class KeyHandle(Generic[T]):
     def _kind(self) -> str:
         return self._node.spec.kind_name
 
+    def _loader(self) -> Callable[[Any], Any]:
+        """Decode one stored value or member of this key, naming it in errors."""
+        name = self.key
+        load = self._node.spec.codec.load
+        return lambda data: load(data, key=name)
+
     def _write(self, commands: tuple[Command, ...], parse: Callable[[list[Any]], R]) -> Batch[R]:
         """Write commands and the expiry they owe, in one MULTI/EXEC."""
         name = self.key

@@ -49,11 +49,6 @@ class ListOps(KeyHandle[T]):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _loader(self) -> Callable[[Any], T]:
-        name = self.key
-        load = self._node.spec.codec.load
-        return lambda member: load(member, key=name)
-
     def _members(self) -> Callable[[Any], list[T]]:
         load = self._loader()
         return lambda reply: [load(member) for member in _items(reply)]

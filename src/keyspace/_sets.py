@@ -112,10 +112,6 @@ class CollectionOps(KeyHandle[T]):
         """Encoded members, duplicates (after validation) dropped, first occurrence kept."""
         return list(dict.fromkeys(self._member(value) for value in values))
 
-    def _load(self, name: str) -> Callable[[Any], T]:
-        load = self._node.spec.codec.load
-        return lambda data: load(data, key=name)
-
     def _write_first(self, commands: tuple[Command, ...], parse: Callable[[Any], R]) -> Batch[R]:
         """``_write`` whose ``parse`` reads the first reply only."""
         return self._write(commands, lambda replies: parse(replies[0]))
@@ -125,7 +121,7 @@ class CollectionOps(KeyHandle[T]):
         return Batch((), lambda replies: result, self.key, self._kind)
 
     def _decode_list(self) -> Callable[[Any], list[T]]:
-        load = self._load(self.key)
+        load = self._loader()
         return lambda reply: [load(member) for member in reply or ()]
 
     def _default(self) -> Any:
@@ -139,11 +135,11 @@ class SetOps(CollectionOps[T]):
     __slots__ = ()
 
     def _decode_set(self) -> Callable[[Any], set[T]]:
-        load = self._load(self.key)
+        load = self._loader()
         return lambda reply: {load(member) for member in reply or ()}
 
     def _decode_one(self) -> Callable[[Any], T | None]:
-        load = self._load(self.key)
+        load = self._loader()
         return lambda reply: None if reply is None else load(reply)
 
     def _op_get(self) -> Op[set[T]]:

@@ -81,7 +81,7 @@ class SortedSetOps(CollectionOps[T]):
     __slots__ = ()
 
     def _decode_pairs(self) -> Callable[[Any], list[tuple[T, float]]]:
-        load = self._load(self.key)
+        load = self._loader()
         return lambda reply: [(load(m), float(s)) for m, s in _pairs(reply)]
 
     def _mapping(self, mapping: Mapping[T, float]) -> dict[bytes, float]:
