@@ -22,19 +22,12 @@ Fixtures
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -43,9 +36,7 @@ import pytest_asyncio
 import redis
 import redis.asyncio
 
-SHARED_REDIS_PORT = 6379
-STARTUP_TIMEOUT = 10.0
-SHUTDOWN_TIMEOUT = 10.0
+from servers import SHARED_REDIS_PORT, Launch, ServerProcess, server_command, start
 
 
 def running_in_ci() -> bool:
@@ -64,102 +55,9 @@ def sanitize_name(text: str, *, max_length: int = 60) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class RedisServer:
-    """A ``redis-server`` process started by the test-suite."""
-
-    host: str
-    port: int
-    process: subprocess.Popen[bytes] = field(repr=False)
-    directory: Path
-    logfile: Path
-
-    @property
-    def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
-
-    def log_tail(self, lines: int = 30) -> str:
-        texts = []
-        for path in (self.logfile, self.directory / "stdout.log"):
-            with contextlib.suppress(OSError):
-                texts.append(path.read_text(errors="replace"))
-        tail = "\n".join(t for t in texts if t.strip()).splitlines()[-lines:]
-        return "\n".join(tail) if tail else "<empty log>"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=SHUTDOWN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=SHUTDOWN_TIMEOUT)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _answers_ping(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5) as sock:
-            sock.settimeout(0.5)
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _start_redis_server(binary: str, directory: Path, host: str = "127.0.0.1") -> RedisServer:
-    last_error = "redis-server was never started"
-    for attempt in range(5):
-        port = _free_port()
-        if port == SHARED_REDIS_PORT:  # pragma: no cover - the kernel never hands out 6379
-            continue
-        workdir = directory / f"redis-{port}-{attempt}"
-        workdir.mkdir(parents=True)
-        logfile = workdir / "redis.log"
-        command = [
-            binary,
-            "--port", str(port),
-            "--bind", host,
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(workdir),
-            "--logfile", str(logfile),
-            "--daemonize", "no",
-        ]  # fmt: skip
-        with open(workdir / "stdout.log", "wb") as out:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-            )
-        server = RedisServer(host, port, process, workdir, logfile)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            if _answers_ping(host, port):
-                return server
-            time.sleep(0.05)
-        still_running = process.poll() is None
-        server.stop()
-        tail = server.log_tail()
-        if not still_running and "in use" in tail.lower():
-            last_error = f"port {port} was taken:\n{tail}"
-            continue  # lost the race for the port: try another one
-        if not still_running:
-            problem = f"exited with code {process.returncode} before answering PING"
-        else:
-            problem = f"did not answer PING within {STARTUP_TIMEOUT:.0f}s"
-        pytest.fail(
-            f"redis-server ({binary}) on {host}:{port} {problem}.\n"
-            f"--- log tail ({logfile}) ---\n{tail}",
-            pytrace=False,
-        )
-    pytest.fail(f"could not start redis-server on a free port: {last_error}", pytrace=False)
+# The private server is one of the processes tests/servers.py starts (on a free port, never
+# 6379); it carries ``.host``, ``.port``, ``.url``, ``.logfile``, ``.log_tail()``, ``.stop()``.
+RedisServer = ServerProcess
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -186,7 +84,8 @@ def redis_server(
     redis_server_binary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RedisServer]:
     """A private ``redis-server`` on a free port, alive for the whole session."""
-    server = _start_redis_server(redis_server_binary, tmp_path_factory.mktemp("redis-server"))
+    launch = Launch("redis-server", server_command(redis_server_binary))
+    (server,) = start(tmp_path_factory.mktemp("redis-server"), [launch])
     assert server.port != SHARED_REDIS_PORT
     try:
         yield server

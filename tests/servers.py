@@ -66,6 +66,10 @@ class ServerProcess:
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
     def is_running(self) -> bool:
         return self.process.poll() is None
 
