@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio
 from redis.exceptions import ResponseError, WatchError
+from typing_extensions import Self
 
 from ._errors import PipelineError, ValueTooLargeError
 from ._events import publishing, with_publishes
@@ -206,14 +208,14 @@ def _pipeline_error(results: list[Any], failed: list[int]) -> PipelineError:
     )
 
 
-class AsyncExecutor:
-    """Sends plans through a ``redis.asyncio`` client."""
+class _Executor:
+    """What both executors hold: the client, and how to send through it."""
 
     __slots__ = ("client", "cluster", "limits", "log_commands", "writer")
 
     def __init__(
         self,
-        client: AsyncClient,
+        client: Any,
         log_commands: bool = False,
         writer: str | None = None,
         limits: Limits = Limits(),
@@ -223,6 +225,20 @@ class AsyncExecutor:
         self.limits = limits  # checked before anything is sent
         self.writer = writer  # publish events for writes, under this id
         self.cluster = isinstance(client, CLUSTER_CLIENTS)
+
+    @classmethod
+    def of(cls, client: Any, settings: Any, *, publish_events: bool = False) -> Self:
+        """An executor for ``client`` as ``settings`` configure it (command logging, size
+        limits); ``publish_events`` gives it a fresh writer id."""
+        writer = uuid.uuid4().hex if publish_events else None
+        return cls(client, settings.log_commands, writer, Limits.of(settings))
+
+
+class AsyncExecutor(_Executor):
+    """Sends plans through a ``redis.asyncio`` client."""
+
+    __slots__ = ()
+    client: AsyncClient
 
     async def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""
@@ -443,23 +459,11 @@ class AsyncExecutor:
             flow.close()
 
 
-class SyncExecutor:
+class SyncExecutor(_Executor):
     """Sends plans through a blocking ``redis`` client."""
 
-    __slots__ = ("client", "cluster", "limits", "log_commands", "writer")
-
-    def __init__(
-        self,
-        client: SyncClient,
-        log_commands: bool = False,
-        writer: str | None = None,
-        limits: Limits = Limits(),
-    ) -> None:
-        self.client = client
-        self.log_commands = log_commands
-        self.limits = limits  # checked before anything is sent
-        self.writer = writer  # publish events for writes, under this id
-        self.cluster = isinstance(client, CLUSTER_CLIENTS)
+    __slots__ = ()
+    client: SyncClient
 
     def send(self, message: Command | list[Command]) -> Any:
         """Send one command, or a list of commands as one pipeline."""

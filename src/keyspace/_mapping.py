@@ -6,7 +6,6 @@ How entries are stored, counted, expired and batched is the core's business
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import (
     ItemsView,
     Iterator,
@@ -26,7 +25,7 @@ from typing import (
 from typing_extensions import Self
 
 from ._events import KeyEvent, Source
-from ._execute import Limits, SyncClient, SyncExecutor
+from ._execute import SyncClient, SyncExecutor
 from ._keys import INHERIT, TTLArg
 from ._plan import Op
 from ._settings import RedisSettings
@@ -124,8 +123,7 @@ class KeyspaceDict(MappingCore[K, V], MutableMapping[K, V]):
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         built = settings.sync_client() if client is None else client
-        writer = uuid.uuid4().hex if publish_events else None
-        executor = SyncExecutor(built, settings.log_commands, writer, Limits.of(settings))
+        executor = SyncExecutor.of(built, settings, publish_events=publish_events)
         self._configure_standalone(executor, namespace, settings, ttl, preserve_ttl, client is None)
 
     def _write(self, op: Op[Any] | None) -> None:

@@ -12,7 +12,6 @@ comparing identities. Everything but the I/O is shared with the sync flavour (``
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from typing_extensions import Self
 
 from ._events import KeyEvent, Source
-from ._execute import AsyncClient, AsyncExecutor, Limits
+from ._execute import AsyncClient, AsyncExecutor
 from ._keys import INHERIT, TTLArg
 from ._mapping_core import _UNSET, MappingCore
 from ._plan import Op
@@ -72,8 +71,7 @@ class AsyncKeyspaceDict(MappingCore[K, V]):
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         built = settings.async_client() if client is None else client
-        writer = uuid.uuid4().hex if publish_events else None
-        executor = AsyncExecutor(built, settings.log_commands, writer, Limits.of(settings))
+        executor = AsyncExecutor.of(built, settings, publish_events=publish_events)
         self._configure_standalone(executor, namespace, settings, ttl, preserve_ttl, client is None)
 
     async def _write(self, op: Op[Any] | None) -> None:

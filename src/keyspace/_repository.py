@@ -8,7 +8,6 @@ differs, as in redis-py: ``aclose()``/``async with`` and ``close()``/``with``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -20,7 +19,7 @@ from ._cluster import Cluster, root_node
 from ._crypto import Keyring
 from ._errors import OptionsError
 from ._events import KeyEvent, Source
-from ._execute import AsyncClient, AsyncExecutor, Limits, SyncClient, SyncExecutor
+from ._execute import AsyncClient, AsyncExecutor, SyncClient, SyncExecutor
 from ._handles import ClusterHandle, KeyHandle, Runtime
 from ._keys import Inherit, ttl_ms
 from ._kinds import ASYNC_KINDS, SYNC_KINDS
@@ -253,9 +252,8 @@ class Repository(AsyncBoundCluster, Generic[C]):
         if client is None:
             client = settings.async_client()
         node, bound = _root_prefix(root, prefix)
-        writer = uuid.uuid4().hex if publish_events else None
-        limits = Limits.of(settings)
-        runtime = _runtime(AsyncExecutor(client, settings.log_commands, writer, limits), settings)
+        executor = AsyncExecutor.of(client, settings, publish_events=publish_events)
+        runtime = _runtime(executor, settings)
         super().__init__(node, "", bound, {}, runtime)
 
     @property
@@ -339,9 +337,8 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         if client is None:
             client = settings.sync_client()
         node, bound = _root_prefix(root, prefix)
-        writer = uuid.uuid4().hex if publish_events else None
-        limits = Limits.of(settings)
-        runtime = _runtime(SyncExecutor(client, settings.log_commands, writer, limits), settings)
+        executor = SyncExecutor.of(client, settings, publish_events=publish_events)
+        runtime = _runtime(executor, settings)
         super().__init__(node, "", bound, {}, runtime)
 
     @property

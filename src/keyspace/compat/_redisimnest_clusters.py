@@ -27,7 +27,7 @@ from .. import _keys as core_keys
 from .. import _plan as plan
 from .._cluster import RESERVED_NAMES, Cluster
 from .._errors import DeclarationError, OptionsError
-from .._execute import AsyncExecutor, Limits
+from .._execute import AsyncExecutor
 from .._handles import ClusterHandle, KeyHandle, Runtime
 from .._pipeline import AsyncPipeline, Pending
 from .._repository import _root_prefix, _runtime
@@ -337,10 +337,7 @@ class BaseCluster:
         record = _translate(cls)
         settings = settings if settings is not None else RedisSettings()
         client = redis_client if redis_client is not None else RedisManager.get_client()
-        executor = AsyncExecutor(
-            cast(Any, client), settings.log_commands, limits=Limits.of(settings)
-        )
-        runtime = _runtime(executor, settings)
+        runtime = _runtime(AsyncExecutor.of(client, settings), settings)
         node, prefix = _root_prefix(record.hidden, None)
         root: BoundCluster = BoundCluster(node, "", prefix, {}, runtime)
         if inherited_params:  # values for the root's placeholders (others are ignored)

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 from redis import Redis
 
 from .._errors import InvalidParameterError
-from .._execute import Limits, SyncClient, SyncExecutor
+from .._execute import SyncClient, SyncExecutor
 from .._keys import INHERIT, TTLArg
 from .._mapping import KeyspaceDict
 from .._mapping_core import _UNSET, glob_escape
@@ -127,7 +127,7 @@ class PyRedisDict(KeyspaceDict[str, Any]):
                 password=password,
             )
         self._configure(
-            SyncExecutor(client, settings.log_commands, limits=Limits.of(settings)),
+            SyncExecutor.of(client, settings),
             head=namespace + SEPARATOR,
             tail="",
             param=_key_param(where),
