@@ -147,14 +147,13 @@ def _publishes(commands: tuple[Command, ...], writer: str) -> tuple[Command, ...
         if str(command[0]).upper() in _WRITES
         for key in (command[1:] if str(command[0]).upper() in _MULTI_KEY else command[1:2])
     ]
+    last_write = {key: index for index, (name, key, _) in enumerate(writes) if name not in _EXPIRY}
     out: list[Command] = []
     written: set[str] = set()
     for index, (name, key, command) in enumerate(writes):
         if name in _EXPIRY and key in written:
             continue
-        if name in _MULTI_KEY and any(
-            k == key and n not in _EXPIRY for n, k, _ in writes[index + 1 :]
-        ):
+        if name in _MULTI_KEY and last_write[key] > index:  # the key is rewritten later on
             continue
         written.add(key)
         value = command[2] if name == "SET" else None
