@@ -315,6 +315,15 @@ class ClusterNode:
     keys: dict[str, KeyNode] = field(default_factory=dict)
     children: dict[str, ClusterNode] = field(default_factory=dict)
     snapshot: type[BaseModel] | None = None  # built by _whole.snapshot_model on first use
+    # What surrounds the value of a prefix with exactly one placeholder, braces included:
+    # ("user:", "") for "user:{user_id}". Binding it is a concatenation (the hot path).
+    affixes: tuple[str, str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        template = self.spec.prefix
+        if template is not None and len(template.parts) == 3 and len(self.own_params) == 1:
+            head, _, tail = template.parts
+            self.affixes = ("{" + head, tail + "}") if self.spec.hash_tag else (head, tail)
 
     @property
     def name(self) -> str:

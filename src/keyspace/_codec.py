@@ -162,16 +162,24 @@ class _PlainCodec(Codec[T]):
                 raise
             self._adapter = TypeAdapter(annotation)  # a model, dataclass or TypedDict
 
+    # The adapter's validator and serializer are called directly: the adapter's own methods
+    # add a Python call with a dozen keyword defaults to every value, on the hot path.
+
     def validate(self, value: object) -> T:
         """Validate ``value`` against the declared type."""
-        return self._adapter.validate_python(value, strict=self._strict)
+        validated: T = self._adapter.validator.validate_python(value, strict=self._strict)
+        return validated
 
     def dump(self, value: object) -> bytes:
         """Validate ``value`` and return its JSON."""
-        return self._adapter.dump_json(self._adapter.validate_python(value, strict=self._strict))
+        adapter = self._adapter
+        return adapter.serializer.to_json(
+            adapter.validator.validate_python(value, strict=self._strict)
+        )
 
     def _decode(self, data: bytes | str) -> T:
-        return self._adapter.validate_json(data, strict=self._strict)
+        decoded: T = self._adapter.validator.validate_json(data, strict=self._strict)
+        return decoded
 
 
 class _UnionCodec(Codec[Any]):

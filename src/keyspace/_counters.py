@@ -66,7 +66,7 @@ class CounterOps(KeyHandle[N]):
         if spec.sliding:
             ms = self._ttl(INHERIT)
             if ms is not None:
-                command = ("GETEX", name, *plan.expiry_args(ms, "EX", "PX"))
+                command = ("GETEX", name, *plan.ex_px(ms))
 
         def parse(reply: Any) -> N:
             if reply is None:
@@ -85,7 +85,7 @@ class CounterOps(KeyHandle[N]):
         command: tuple[Any, ...] = ("SET", name, data)
         ms = self._ttl(ttl)
         if ms is not None:
-            command = (*command, *plan.expiry_args(ms, "EX", "PX"))
+            command = (*command, *plan.ex_px(ms))
         return Call(command, _none, name, self._kind)
 
     def _step(self, by: object, negate: bool) -> Batch[N]:

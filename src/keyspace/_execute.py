@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
@@ -43,6 +43,7 @@ from ._plan import (
     wrong_type,
 )
 from ._slots import CLUSTER_CLIENTS, check_one_slot, command_keys
+from ._wire import direct, exchange, exchange_async
 
 __all__ = ["AsyncClient", "AsyncExecutor", "Limits", "SyncClient", "SyncExecutor"]
 
@@ -84,6 +85,12 @@ class Limits:
 
     max_key_bytes: int = 64 * 1024
     max_value_bytes: int = 512 * 1024 * 1024
+    # An argument is measured only when it could be too large even at 4 UTF-8 bytes
+    # per character: for the usual small command, checking costs one len() per argument.
+    _quick: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_quick", min(self.max_key_bytes, self.max_value_bytes) // 4)
 
     @classmethod
     def of(cls, settings: Any) -> Limits:
@@ -92,14 +99,16 @@ class Limits:
 
     def check(self, commands: Sequence[Command]) -> None:
         """Raise :class:`ValueTooLargeError` for a command with an oversized argument."""
-        # An argument is measured only when it could be too large even at 4 UTF-8 bytes
-        # per character: for the usual small command, this costs one len() per argument.
-        quick = min(self.max_key_bytes, self.max_value_bytes) // 4
         for command in commands:
-            for arg in command:
-                if isinstance(arg, (str, bytes)) and len(arg) > quick:
-                    self._measure(command)
-                    break
+            self.check_one(command)
+
+    def check_one(self, command: Command) -> None:
+        """:meth:`check` for one command."""
+        quick = self._quick
+        for arg in command:
+            if isinstance(arg, (str, bytes)) and len(arg) > quick:
+                self._measure(command)
+                return
 
     def _measure(self, command: Command) -> None:
         keys = sum(1 for _ in command_keys(command))  # the keys lead the arguments
@@ -211,7 +220,7 @@ def _pipeline_error(results: list[Any], failed: list[int]) -> PipelineError:
 class _Executor:
     """What both executors hold: the client, and how to send through it."""
 
-    __slots__ = ("client", "cluster", "limits", "log_commands", "writer")
+    __slots__ = ("client", "cluster", "direct", "limits", "log_commands", "writer")
 
     def __init__(
         self,
@@ -225,6 +234,7 @@ class _Executor:
         self.limits = limits  # checked before anything is sent
         self.writer = writer  # publish events for writes, under this id
         self.cluster = isinstance(client, CLUSTER_CLIENTS)
+        self.direct = direct(client)  # pipelines skip redis-py's (see _wire)
 
     @classmethod
     def of(cls, client: Any, settings: Any, *, publish_events: bool = False) -> Self:
@@ -252,6 +262,8 @@ class AsyncExecutor(_Executor):
     async def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
         if transaction and self.cluster:
             return await self._cluster_transaction(commands)
+        if self.direct and not transaction:
+            return await exchange_async(self.client, commands)
         async with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
@@ -282,10 +294,14 @@ class AsyncExecutor(_Executor):
         """Run a one-round-trip operation."""
         if self.writer is not None:
             op = publishing(op, self.writer)
-        _vet(self, _commands(op))
         try:
             if isinstance(op, Call):  # error replies raise here; no need to look for them
-                return op.parse(await self.client.execute_command(*op.command))
+                command = op.command
+                self.limits.check_one(command)
+                if self.log_commands:
+                    _log((command,))
+                return op.parse(await self.client.execute_command(*command))
+            _vet(self, op.commands)
             return parse_reply(op, await self._pipeline(op.commands, op.atomic))
         except ResponseError as exc:
             failure = await self._failure(op, exc)
@@ -477,6 +493,8 @@ class SyncExecutor(_Executor):
     def _pipeline(self, commands: Sequence[Command], transaction: bool) -> list[Any]:
         if transaction and self.cluster:
             return self._cluster_transaction(commands)
+        if self.direct and not transaction:
+            return exchange(self.client, commands)
         with self.client.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
@@ -503,10 +521,14 @@ class SyncExecutor(_Executor):
         """Run a one-round-trip operation."""
         if self.writer is not None:
             op = publishing(op, self.writer)
-        _vet(self, _commands(op))
         try:
             if isinstance(op, Call):  # error replies raise here; no need to look for them
-                return op.parse(self.client.execute_command(*op.command))  # type: ignore[no-untyped-call]
+                command = op.command
+                self.limits.check_one(command)
+                if self.log_commands:
+                    _log((command,))
+                return op.parse(self.client.execute_command(*command))  # type: ignore[no-untyped-call]
+            _vet(self, op.commands)
             return parse_reply(op, self._pipeline(op.commands, op.atomic))
         except ResponseError as exc:
             failure = self._failure(op, exc)

@@ -23,6 +23,7 @@ from ._errors import BindingError, OptionsError, TTLError
 from ._events import Source, key_specs, spec_decoder, subscription
 from ._keys import INHERIT, Inherit, TTLArg, ttl_ms
 from ._plan import Batch, Call, Command, Flow, Op
+from ._slots import slot_of
 from ._template import bind, bind_item
 from ._whole import clear_flow, instances_flow, load_op, save_op
 
@@ -270,13 +271,18 @@ class ClusterHandle:
 
     def __call__(self, *args: object, **kwargs: object) -> ClusterHandle:
         """Bind the cluster's placeholders: ``repo.user(1)`` or ``repo.user(user_id=1)``."""
-        params = self._node.own_params
-        if len(args) == 1 and not kwargs and len(params) == 1 and self._prefix is None:
+        node = self._node
+        affixes = node.affixes
+        if affixes is not None and len(args) == 1 and not kwargs and self._prefix is None:
             # The common case, without the general checks: repo.user(1).
-            param = params[0]
+            param = node.own_params[0]
+            text = param.render(args[0])
             values = dict(self._values)
-            values[param.name] = param.render(args[0])
-            return self._bound(values)
+            values[param.name] = text
+            own = affixes[0] + text + affixes[1]
+            parent = self._parent_prefix
+            prefix = f"{parent}:{own}" if parent else own
+            return self._cluster_class(node, parent, prefix, values, self._rt)
         values = bind(
             self._own(), self._values, args, kwargs, self._node.where, self._node.path_params
         )
@@ -332,7 +338,8 @@ class ClusterHandle:
                 " in the database; give the root cluster a prefix"
             )
         rt = self._rt
-        return clear_flow(self._node, prefix, self._values, rt.scan_count, rt.chunk)
+        by_slot = slot_of if rt.executor.cluster else None
+        return clear_flow(self._node, prefix, self._values, rt.scan_count, rt.chunk, by_slot)
 
     def _static_keys(self) -> dict[str, KeyHandle[Any]]:
         keys = self._node.keys

@@ -75,6 +75,7 @@ from ._events import KeyEvent, Source, event_key, subscription
 from ._keys import INHERIT, TTLArg, ttl_ms
 from ._plan import Batch, Call, Command, Emit, Flow, Op, Scan
 from ._settings import RedisSettings
+from ._slots import slot_of
 from ._template import SEPARATOR, VALUE_REGEX, Param, Template, make_param
 
 if TYPE_CHECKING:
@@ -198,6 +199,7 @@ class MappingCore(Generic[K, V]):
     _regex: re.Pattern[str]
     _canonical: bool
     _atomic: bool
+    _slot_of: Callable[[Any], int] | None
     _state_key: tuple[int, str, str]
 
     def __class_getitem__(cls, params: Any) -> Any:
@@ -255,6 +257,7 @@ class MappingCore(Generic[K, V]):
         self._canonical = param.annotation not in (None, str)
         # Redis Cluster refuses multi-slot transactions: send plain pipelines there.
         self._atomic = not getattr(executor, "cluster", False)
+        self._slot_of = None if self._atomic else slot_of  # clear() groups names by slot
         # expiring() and batch() state belongs to these keys on this client, so that every
         # view of them (each as_dict() call makes a new one) shares it.
         self._state_key = (id(getattr(executor, "client", executor)), head, tail)
@@ -550,12 +553,12 @@ class MappingCore(Generic[K, V]):
     def _set_commands(self, name: str, data: bytes, ttl: TTLArg) -> tuple[Command, ...]:
         ms, keep = self._expiry(ttl)
         if not keep:
-            expiry = () if ms is None else plan.expiry_args(ms, "EX", "PX")
+            expiry = () if ms is None else plan.ex_px(ms)
             return (("SET", name, data, *expiry),)
         if ms is None:
             return (("SET", name, data, "KEEPTTL"),)
         # A new entry gets the default TTL, an existing one keeps its own (or none).
-        expiry = plan.expiry_args(ms, "EX", "PX")
+        expiry = plan.ex_px(ms)
         return (("SET", name, data, "NX", *expiry), ("SET", name, data, "XX", "KEEPTTL"))
 
     def _op_set(self, key: K, value: V, ttl: TTLArg = INHERIT) -> Op[None]:
@@ -629,7 +632,7 @@ class MappingCore(Generic[K, V]):
         name = self._name(key)
         value = self._codec.validate(default)
         ms, _ = self._expiry(INHERIT)  # NX writes new entries only: nothing to preserve
-        expiry = () if ms is None else plan.expiry_args(ms, "EX", "PX")
+        expiry = () if ms is None else plan.ex_px(ms)
         load = self._load
 
         def parse(replies: list[Any]) -> V:
@@ -717,7 +720,7 @@ class MappingCore(Generic[K, V]):
 
     def _flow_clear(self) -> Flow[int]:
         return self._flow_after_buffer(
-            plan.scan_unlink(self._pattern, self._accepts, self._count, self._chunk)
+            plan.scan_unlink(self._pattern, self._accepts, self._count, self._chunk, self._slot_of)
         )
 
     def _pairs(self, other: Any, kwargs: Mapping[str, Any]) -> list[tuple[Any, Any]]:

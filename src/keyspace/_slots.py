@@ -16,7 +16,7 @@ from redis.crc import key_slot
 
 from ._errors import CrossSlotError
 
-__all__ = ["CLUSTER_CLIENTS", "check_one_slot", "command_keys"]
+__all__ = ["CLUSTER_CLIENTS", "check_one_slot", "command_keys", "slot_of"]
 
 CLUSTER_CLIENTS = (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)
 
@@ -35,6 +35,11 @@ def command_keys(command: Sequence[Any]) -> Iterator[Any]:
 
 def _encoded(key: Any) -> bytes:
     return key if isinstance(key, bytes) else str(key).encode()
+
+
+def slot_of(key: Any) -> int:
+    """The hash slot of a key name (``str`` or ``bytes``)."""
+    return key_slot(_encoded(key))
 
 
 def check_one_slot(commands: Iterable[Sequence[Any]]) -> None:

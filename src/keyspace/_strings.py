@@ -60,7 +60,7 @@ class StringOps(KeyHandle[T]):
         if renew:
             ms = self._ttl(INHERIT)
             if ms is not None:
-                command = ("GETEX", name, *plan.expiry_args(ms, "EX", "PX"))
+                command = ("GETEX", name, *plan.ex_px(ms))
 
         def parse(reply: Any) -> T:
             if reply is not None:
@@ -81,21 +81,26 @@ class StringOps(KeyHandle[T]):
         keepttl: bool = False,
     ) -> Call[bool]:
         name = self.key
+        if not (nx or xx or keepttl):  # the common case, built in one go
+            data = self._seal(value, name)
+            ms = self._ttl(ttl)
+            command = ("SET", name, data) if ms is None else ("SET", name, data, *plan.ex_px(ms))
+            return Call(command, plan.truthy, name, self._kind)
         if nx and xx:
             raise OptionsError(f"set {name!r}: nx and xx exclude each other")
         if keepttl and ttl is not INHERIT:
             raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
-        command: list[Any] = ["SET", name, self._seal(value, name)]
+        parts: list[Any] = ["SET", name, self._seal(value, name)]
         ms = None if keepttl else self._ttl(ttl)
         if keepttl:
-            command.append("KEEPTTL")
+            parts.append("KEEPTTL")
         elif ms is not None:
-            command.extend(plan.expiry_args(ms, "EX", "PX"))
+            parts.extend(plan.ex_px(ms))
         if nx:
-            command.append("NX")
+            parts.append("NX")
         elif xx:
-            command.append("XX")
-        return Call(tuple(command), plan.truthy, name, self._kind)
+            parts.append("XX")
+        return Call(tuple(parts), plan.truthy, name, self._kind)
 
     def _op_raw(self) -> Call[bytes | None]:
         return Call(("GET", self.key), plan.as_bytes, self.key, self._kind)

@@ -87,13 +87,22 @@ def _subtree(node: ClusterNode) -> str:
 
 
 def clear_flow(
-    node: ClusterNode, prefix: str, values: Mapping[str, str], count: int, chunk: int
+    node: ClusterNode,
+    prefix: str,
+    values: Mapping[str, str],
+    count: int,
+    chunk: int,
+    slot_of: Callable[[Any], int] | None = None,
 ) -> Flow[int]:
-    """UNLINK the static keys by name, then SCAN for each family; how many keys existed."""
+    """UNLINK the static keys by name, then SCAN for each family; how many keys existed.
+
+    ``slot_of`` (Redis Cluster) groups a family's names by hash slot (see ``scan_unlink``).
+    """
     statics, families = targets(node, prefix, values)
     deleted: int = yield from plan.unlink(statics, chunk)
     for family in families:
-        deleted += yield from plan.scan_unlink(family.glob, family.regex.fullmatch, count, chunk)  # type: ignore[arg-type]
+        accept = family.regex.fullmatch
+        deleted += yield from plan.scan_unlink(family.glob, accept, count, chunk, slot_of)  # type: ignore[arg-type]
     return deleted
 
 

@@ -295,6 +295,27 @@ async def test_a_transaction_is_sent_again_on_a_fresh_connection(
     await _run(repo.aclose() if flavour == "async" else repo.close())
 
 
+async def test_a_pipeline_is_sent_again_on_a_fresh_connection(
+    server: Restartable, flavour: str
+) -> None:
+    # Non-transactional pipelines go out through keyspace's own batched send (_wire).
+    settings = _settings(server)
+    if flavour == "async":
+        repo: Any = Repository(Root, settings=settings)
+    else:
+        repo = SyncRepository(Root, settings=settings)
+    with redis.Redis(host=HOST, port=server.port) as admin:
+        await _run(repo.job(1).state.set("warm"))  # a pooled connection ...
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1  # ... now dead
+        pipe = repo.pipeline()
+        pipe.job(1).state.set("new")
+        pipe.stats.done.incr()
+        assert await _run(pipe.execute()) == [True, 1]
+        assert admin.get("faults:stats:done") == b"1"  # applied once
+        assert await _run(repo.job(1).state.get()) == "new"  # the pool's connection is sound
+    await _run(repo.aclose() if flavour == "async" else repo.close())
+
+
 async def _run(result: Any) -> Any:
     return await result if hasattr(result, "__await__") else result
 

@@ -305,10 +305,12 @@ def test_popitem_skips_entries_that_vanish_and_raises_when_empty() -> None:
 def test_clear_unlinks_only_entries() -> None:
     d = make(KeyspaceDict[str, int])
     result, _, messages = drive(
-        d._flow_clear(), [[b"ns:a", b"ns:sub:b", b"ns:c"]], lambda m: len(m) - 1
+        d._flow_clear(),
+        [[b"ns:a", b"ns:sub:b", b"ns:c"]],
+        lambda pipeline: [len(command) - 1 for command in pipeline],
     )
     assert result == 2
-    assert messages[-1] == ("UNLINK", b"ns:a", b"ns:c")
+    assert messages[-1] == [("UNLINK", b"ns:a", b"ns:c")]  # one pipeline of UNLINKs
 
 
 # -- batching state -----------------------------------------------------------------------

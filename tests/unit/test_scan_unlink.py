@@ -1,0 +1,94 @@
+"""The clear flow's UNLINKs, driven by hand: in chunks on one server, by slot on Redis Cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.exceptions import ResponseError
+
+from keyspace._plan import GATHER_CHUNKS, Scan, scan_unlink
+from keyspace._slots import slot_of
+
+
+def _drive(flow: Any, pages: list[list[str]]) -> tuple[list[Any], int]:
+    """Answer the flow's SCANs with ``pages`` and its UNLINKs as if every name existed."""
+    sent: list[Any] = []
+    reply: Any = None
+    page = iter(pages)
+    try:
+        while True:
+            message = flow.send(reply)
+            if isinstance(message, Scan):
+                keys = next(page)
+                reply = (None if keys is pages[-1] else "more", keys)
+            else:
+                sent.append(message)
+                commands = message if isinstance(message, list) else [message]
+                replies = [len(command) - 1 for command in commands]
+                reply = replies if isinstance(message, list) else replies[0]
+    except StopIteration as stop:
+        return sent, stop.value
+
+
+def _names(count: int, start: int = 0) -> list[str]:
+    return [f"ks:user:{i}:age" for i in range(start, start + count)]
+
+
+def test_one_server_gathers_names_and_sends_chunks_in_one_pipeline() -> None:
+    chunk = 4
+    names = _names(chunk * GATHER_CHUNKS + 6)
+    pages = [names[i : i + 100] for i in range(0, len(names), 100)]
+
+    sent, deleted = _drive(scan_unlink("ks:user:*", lambda _: True, 100, chunk), pages)
+
+    gathered = names[: chunk * GATHER_CHUNKS]
+    assert sent == [
+        [("UNLINK", *gathered[i : i + chunk]) for i in range(0, len(gathered), chunk)],
+        [("UNLINK", *names[-6:-2]), ("UNLINK", *names[-2:])],  # the rest, once the scan ends
+    ]
+    assert deleted == len(names)
+
+
+def test_redis_cluster_gathers_names_and_sends_one_slot_unlinks() -> None:
+    chunk = 3
+    gather = chunk * GATHER_CHUNKS
+    names = [*_names(gather + 50), "ks:{same}:a", "ks:{same}:b", "ks:{same}:c", "ks:{same}:d"]
+    pages = [names[i : i + 100] for i in range(0, len(names), 100)]
+
+    sent, deleted = _drive(scan_unlink("ks:*", lambda _: True, 100, chunk, slot_of), pages)
+
+    assert deleted == len(names)
+    assert all(isinstance(batch, list) for batch in sent)  # pipelines of UNLINKs
+    assert len(sent) == 2  # the first gather's worth, then the rest once the scan ends
+    assert sum(len(command) - 1 for command in sent[0]) == gather
+    commands = [command for batch in sent for command in batch]
+    for command in commands:
+        assert command[0] == "UNLINK"
+        assert 1 <= len(command) - 1 <= chunk
+        assert len({slot_of(name) for name in command[1:]}) == 1  # one slot each
+    unlinked = [name for command in commands for name in command[1:]]
+    assert sorted(unlinked) == sorted(names)  # each exactly once
+    same_slot = [command for command in commands if "ks:{same}:a" in command]
+    assert same_slot == [("UNLINK", "ks:{same}:a", "ks:{same}:b", "ks:{same}:c")]
+
+
+def test_names_the_declaration_refuses_are_left_alone() -> None:
+    pages = [["ks:user:1:age", "ks:user:1:other"]]
+
+    sent, deleted = _drive(scan_unlink("ks:*", lambda n: n.endswith(":age"), 10, 5, slot_of), pages)
+
+    assert sent == [[("UNLINK", "ks:user:1:age")]]
+    assert deleted == 1
+
+
+def test_an_error_reply_in_the_pipeline_is_raised() -> None:
+    flow = scan_unlink("ks:*", lambda _: True, 10, 5, slot_of)
+    assert isinstance(next(flow), Scan)
+    batch = flow.send((None, ["ks:a", "ks:b"]))
+
+    replies: list[Any] = [1] * len(batch)
+    replies[-1] = ResponseError("READONLY You can't write against a read only replica")
+
+    with pytest.raises(ResponseError, match="READONLY"):
+        flow.send(replies)
