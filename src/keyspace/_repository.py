@@ -16,6 +16,7 @@ import redis
 from pydantic import BaseModel
 
 from ._cluster import Cluster, root_node
+from ._coalesce import CoalescingExecutor
 from ._crypto import Keyring
 from ._errors import OptionsError
 from ._events import KeyEvent, Source
@@ -234,6 +235,12 @@ class Repository(AsyncBoundCluster, Generic[C]):
     and another client reaches another server or database. Bindings with
     distinct prefixes never see each other's keys. ``publish_events=True``
     publishes every write for ``events()`` subscribers.
+
+    ``coalesce_reads=True`` lets the one-command reads that many tasks start in
+    the same event-loop turn share one round trip (a pipeline), each caller still
+    getting its own result or error; ``None`` takes ``settings.coalesce_reads``
+    (``REDIS_COALESCE_READS``). :class:`SyncRepository` has no such option: sync
+    code never has several reads waiting at once.
     """
 
     __slots__ = ("_owns_client",)
@@ -246,13 +253,16 @@ class Repository(AsyncBoundCluster, Generic[C]):
         settings: RedisSettings | None = None,
         publish_events: bool = False,
         prefix: str | None = None,
+        coalesce_reads: bool | None = None,
     ) -> None:
         settings = settings if settings is not None else RedisSettings()
         self._owns_client = client is None
         if client is None:
             client = settings.async_client()
         node, bound = _root_prefix(root, prefix)
-        executor = AsyncExecutor.of(client, settings, publish_events=publish_events)
+        coalesce = settings.coalesce_reads if coalesce_reads is None else coalesce_reads
+        flavour = CoalescingExecutor if coalesce else AsyncExecutor
+        executor = flavour.of(client, settings, publish_events=publish_events)
         runtime = _runtime(executor, settings)
         super().__init__(node, "", bound, {}, runtime)
 

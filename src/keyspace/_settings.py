@@ -43,6 +43,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as SyncRetry
 
+from keyspace._client_cache import (
+    CachedReads,
+    CachingRedis,
+    CachingRedisCluster,
+    CachingSentinelPool,
+    ReadCacheConfig,
+)
 from keyspace._crypto import decode_key
 from keyspace._errors import SettingsError
 
@@ -231,6 +238,18 @@ class RedisSettings(BaseSettings):
     **Size limits.** Repositories refuse, before sending anything, a command whose key name is
     longer than ``max_key_bytes`` or that carries a value longer than ``max_value_bytes``
     (:class:`~keyspace.ValueTooLargeError`).
+
+    **Coalesced reads.** ``coalesce_reads`` (``REDIS_COALESCE_READS``) makes
+    :class:`~keyspace.Repository` send the one-command reads that many tasks start in the same
+    event-loop turn in one pipeline (its ``coalesce_reads=`` keyword wins);
+    :class:`~keyspace.SyncRepository` ignores it.
+
+    **Client-side caching.** With ``client_cache`` (``REDIS_CLIENT_CACHE``), :meth:`sync_client`
+    builds a client that keeps up to ``client_cache_size`` read replies in memory and serves
+    repeated reads from there, dropping an entry when Redis reports a change of its key
+    (RESP3 ``CLIENT TRACKING``, redis-py's implementation, Redis 7.4 or later). It turns RESP3
+    on; an explicit ``protocol=2`` is an error. redis-py has no such cache for asyncio, so
+    :meth:`async_client` refuses the setting, and so does ``memory://``.
     """
 
     model_config = SettingsConfigDict(
@@ -285,6 +304,10 @@ class RedisSettings(BaseSettings):
         default=False, validation_alias=AliasChoices(*_ALIASES["log_commands"])
     )
     decode_responses: bool = False
+    client_cache: bool = False
+    # redis-py's own default; each entry is one read's reply.
+    client_cache_size: int = Field(default=10_000, gt=0)
+    coalesce_reads: bool = False
     encryption_key: SecretStr | None = None
     if TYPE_CHECKING:
         encryption_old_keys: tuple[SecretStr, ...] = ()
@@ -384,7 +407,16 @@ class RedisSettings(BaseSettings):
         A :class:`redis.asyncio.RedisCluster` in cluster mode; a ``redis.asyncio.Redis``
         otherwise (for Sentinel, one whose pool asks the sentinels for the master, and
         whose ``aclose()`` also closes the connections to the sentinels).
+
+        Raises :class:`~keyspace.SettingsError` when ``client_cache`` is on: redis-py keeps a
+        client-side cache for its sync clients only.
         """
+        if self.client_cache:
+            raise SettingsError(
+                "REDIS_CLIENT_CACHE: client-side caching is available for the sync client only "
+                "(redis-py has none for redis.asyncio); use SyncRepository, or settings "
+                "without client_cache for the asyncio Repository"
+            )
         name = self._memory_name()
         if name is not None:
             import fakeredis
@@ -419,7 +451,8 @@ class RedisSettings(BaseSettings):
         A :class:`redis.RedisCluster` in cluster mode (redis-py's constructor contacts a
         startup node at once to learn the slots); otherwise a ``redis.Redis`` that connects
         lazily (for Sentinel, one whose pool asks the sentinels for the master, and whose
-        ``close()`` also closes the connections to the sentinels).
+        ``close()`` also closes the connections to the sentinels). With ``client_cache``,
+        the client keeps a client-side cache of reads (RESP3).
         """
         name = self._memory_name()
         if name is not None:
@@ -432,15 +465,29 @@ class RedisSettings(BaseSettings):
             startup = [_SyncClusterNode(host, port) for host, port in nodes]
             # The sync cluster client takes no retry_on_error; its Retry already covers
             # connection errors and timeouts (the default supported errors).
+            if self.client_cache:
+                return CachingRedisCluster(
+                    startup_nodes=startup, retry=retry["retry"], **kwargs, **self._cache_kwargs()
+                )
             return redis.RedisCluster(startup_nodes=startup, retry=retry["retry"], **kwargs)
         if self.is_sentinel:
             sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
             manager = _SyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-            master = manager.master_for(service, redis_class=_SyncSentinelMaster, **kwargs, **retry)
+            if self.client_cache:
+                kwargs.update(
+                    redis_class=_CachingSentinelMaster,
+                    connection_pool_class=CachingSentinelPool,
+                    **self._cache_kwargs(),
+                )
+            else:
+                kwargs["redis_class"] = _SyncSentinelMaster
+            master = manager.master_for(service, **kwargs, **retry)
             return cast(redis.Redis, master)
+        client_class = CachingRedis if self.client_cache else redis.Redis
+        cache = self._cache_kwargs()
         if self.url is not None:
-            return redis.Redis.from_url(self.url, **self._url_kwargs(), **retry)
-        return redis.Redis(**self._server_kwargs(), **self._client_kwargs(), **retry)
+            return client_class.from_url(self.url, **self._url_kwargs(), **retry, **cache)
+        return client_class(**self._server_kwargs(), **self._client_kwargs(), **retry, **cache)
 
     # --- validation across fields ---------------------------------------------------------
 
@@ -491,6 +538,7 @@ class RedisSettings(BaseSettings):
                 problems.append("REDIS_DB: Redis Cluster has only database 0")
             elif url_db not in (None, 0):
                 problems.append("REDIS_URL: Redis Cluster has only database 0")
+        problems += self._cache_conflicts(scheme)
         if self.is_sentinel and not self.is_cluster and self._service() is None:
             problems.append(
                 "REDIS_SENTINEL_SERVICE: required with Sentinel (the master's name, also "
@@ -507,6 +555,28 @@ class RedisSettings(BaseSettings):
                         "redis+sentinel:// URL)"
                     )
         return problems
+
+    def _cache_conflicts(self, scheme: str | None) -> list[str]:
+        if not self.client_cache:
+            return []
+        if scheme == "memory":
+            return [
+                "REDIS_URL / REDIS_CLIENT_CACHE: memory:// (fakeredis) has no CLIENT TRACKING, "
+                "so it cannot keep a client-side cache; turn REDIS_CLIENT_CACHE off or use a "
+                "real Redis"
+            ]
+        try:
+            options = _Target(self.url).options if self.url is not None else {}
+        except ValueError as exc:  # the message never holds the URL
+            return [f"REDIS_URL: {exc}"]
+        url_protocol = options.get("protocol")
+        if url_protocol == 2 or ("protocol" in self.model_fields_set and self.protocol == 2):
+            source = "REDIS_URL" if url_protocol == 2 else "REDIS_PROTOCOL"
+            return [
+                f"{source} / REDIS_CLIENT_CACHE: client-side caching needs RESP3; leave the "
+                "protocol unset (REDIS_CLIENT_CACHE turns RESP3 on) or set it to 3"
+            ]
+        return []
 
     def _deployment_sources(self) -> list[str]:
         scheme = _url_scheme(self.url) if self.url is not None else ""
@@ -583,10 +653,16 @@ class RedisSettings(BaseSettings):
             "socket_connect_timeout": self.socket_connect_timeout,
             "max_connections": self.max_connections,
             # RESP2 is redis-py's default; passing 2 explicitly changes some reply parsers.
-            "protocol": 3 if self.protocol == 3 else None,
+            # The client-side cache needs RESP3 (conflicting settings are refused).
+            "protocol": 3 if self.protocol == 3 or self.client_cache else None,
         }
         kwargs = {name: value for name, value in optional.items() if value is not None}
         return {"db": self.db, "decode_responses": self.decode_responses, **kwargs}
+
+    def _cache_kwargs(self) -> dict[str, Any]:
+        if not self.client_cache:
+            return {}
+        return {"cache_config": ReadCacheConfig(max_size=self.client_cache_size)}
 
     def _merged(self, target: _Target | None) -> dict[str, Any]:
         """Connection options: the fields, overridden by what the URL spells out, plus TLS."""
@@ -632,6 +708,10 @@ class _SyncSentinelMaster(redis.Redis):
         finally:
             pool: Any = self.connection_pool  # a SentinelConnectionPool
             pool.sentinel_manager.close()
+
+
+class _CachingSentinelMaster(CachedReads, _SyncSentinelMaster):
+    """A master client from Sentinel with a client-side cache of reads."""
 
 
 class _AsyncSentinelConnection(redis.asyncio.sentinel.SentinelManagedConnection):
