@@ -1,8 +1,10 @@
 """What the benchmark scripts share: cases, interleaved rounds, traffic counts, servers, reports.
 
-Every script measures cases with two sides, keyspace and a baseline (hand-written redis-py code
-doing the same work, or another way of doing it with keyspace), in interleaved rounds, and counts
-the round trips and commands each side sends. ``benchmarks/README.md`` explains the method.
+Most scripts measure cases with two sides, keyspace and a baseline (hand-written redis-py code
+doing the same work, or another way of doing it with keyspace); a line-up measures one operation
+done several ways (keyspace, raw redis-py, peer libraries). Either way the sides run in
+interleaved rounds, and the round trips and commands each side sends are counted.
+``benchmarks/README.md`` explains the method.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ import keyspace
 __all__ = [
     "Case",
     "CaseResult",
+    "Lineup",
+    "LineupResult",
+    "LineupSide",
+    "Side",
     "SideResult",
     "Timer",
     "Traffic",
@@ -58,11 +64,14 @@ __all__ = [
     "commands_text",
     "comparison_tables",
     "delete_matching",
+    "dist_version",
     "duration",
     "evaluate",
+    "evaluate_lineups",
     "format_table",
     "is_memory",
     "keyspace_revision",
+    "lineup_table",
     "machine",
     "measure",
     "paired_ratio",
@@ -142,21 +151,17 @@ def timed_sync(body: Callable[[int], None]) -> Timer:
 # -- traffic ------------------------------------------------------------------------------
 
 
-def _is_transaction(pipe: Any) -> bool:
-    # The asyncio pipeline calls it is_transaction; there, .transaction is a method.
-    flag = getattr(pipe, "is_transaction", None)
-    if not isinstance(flag, bool):
-        flag = getattr(pipe, "transaction", False)
-    return flag is True or getattr(pipe, "explicit_transaction", False) is True
-
-
 class TrafficCounter:
-    """Counts a client's round trips and commands: each ``execute_command`` is one round trip
-    and one command, each pipeline ``execute`` one round trip and the commands it holds.
+    """Counts what clients put on the wire: each write of packed commands to one of their
+    connections is one round trip, and the commands in it are counted by name.
 
-    It patches the client *instance* (``r.set()``, ``r.get()`` and keyspace's executors all
-    call ``self.execute_command``), and only while :meth:`counting` is active, so that the
-    timed rounds run on the unpatched client.
+    It patches redis-py's connection classes (sync and asyncio) while :meth:`counting` is
+    active, so the timed rounds run unpatched, and it sees every path alike:
+    ``execute_command``, redis-py pipelines and transactions (with their MULTI and EXEC),
+    Redis Cluster's per-node connections, and keyspace's own batched sends. A read that a
+    client answers from its own cache sends nothing and counts nothing. Only the connections
+    of the clients given to :meth:`counting` count, so a side's setup through a client of its
+    own is left out.
     """
 
     def __init__(self) -> None:
@@ -164,43 +169,67 @@ class TrafficCounter:
         self.commands: Counter[str] = Counter()
 
     @contextlib.contextmanager
-    def counting(self, client: Any) -> Iterator[None]:
-        """Count the traffic of ``client`` inside the ``with`` block."""
-        is_async = isinstance(client, redis.asyncio.Redis)
-        client.execute_command = self._wrap(client.execute_command, is_async, None)
-        make_pipeline = client.pipeline
-
-        def pipeline(*args: Any, **kwargs: Any) -> Any:
-            pipe = make_pipeline(*args, **kwargs)
-            pipe.execute = self._wrap(pipe.execute, is_async, pipe)
-            return pipe
-
-        client.pipeline = pipeline
+    def counting(self, *clients: Any) -> Iterator[None]:
+        """Count the traffic of ``clients`` inside the ``with`` block."""
+        classes = (redis.connection.AbstractConnection, redis.asyncio.connection.AbstractConnection)
+        originals = [(cls, vars(cls)["send_packed_command"]) for cls in classes]
+        for cls, send in originals:
+            cls.send_packed_command = self._sending(send, clients)  # type: ignore[method-assign]
         try:
             yield
         finally:
-            del client.execute_command, client.pipeline
+            for cls, send in originals:
+                cls.send_packed_command = send  # type: ignore[method-assign]
 
-    def _record(self, args: tuple[Any, ...], pipe: Any) -> None:
-        self.round_trips += 1
-        if pipe is None:
-            self.commands[str(args[0]).upper()] += 1
-            return
-        names = [str(command_args[0]).upper() for command_args, _ in pipe.command_stack]
-        if names and _is_transaction(pipe):
-            names += ["MULTI", "EXEC"]
-        self.commands.update(names)
+    def _sending(self, send: Callable[..., Any], clients: tuple[Any, ...]) -> Callable[..., Any]:
+        def send_packed_command(connection: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+            if any(connection in _connections(client) for client in clients):
+                self.round_trips += 1
+                self.commands.update(_command_names(command))
+            return send(connection, command, *args, **kwargs)
 
-    def _wrap(self, method: Callable[..., Any], is_async: bool, pipe: Any) -> Callable[..., Any]:
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self._record(args, pipe)
-            return method(*args, **kwargs)
+        return send_packed_command
 
-        async def counted_async(*args: Any, **kwargs: Any) -> Any:
-            self._record(args, pipe)
-            return await method(*args, **kwargs)
 
-        return counted_async if is_async else counted
+def _connections(client: Any) -> list[Any]:
+    """The connections a client holds now: its pool's, or every cluster node's."""
+    if isinstance(client, (redis.RedisCluster, redis.asyncio.RedisCluster)):
+        found: list[Any] = []
+        nodes: list[Any] = client.get_nodes()  # sync and asyncio ClusterNode differ
+        for node in nodes:
+            if node.redis_connection is not None and hasattr(
+                node.redis_connection, "connection_pool"
+            ):
+                found.extend(_connections(node.redis_connection))  # sync: a client per node
+            found.extend(getattr(node, "_connections", ()))  # asyncio: the node's own list
+        return found
+    pool = client.connection_pool
+    single = getattr(client, "connection", None)
+    held = [*pool._available_connections, *pool._in_use_connections, *([single] if single else [])]
+    # A caching client's pool holds proxies that send through the connection they wrap.
+    return [getattr(connection, "_conn", connection) for connection in held]
+
+
+def _command_names(packed: Any) -> list[str]:
+    """The names of the commands in RESP-packed output (bytes or a list of chunks)."""
+    data = (
+        packed if isinstance(packed, (bytes, str)) else b"".join(bytes(chunk) for chunk in packed)
+    )
+    data = data.encode() if isinstance(data, str) else data
+    names: list[str] = []
+    at = 0
+    while at < len(data):
+        end = data.index(b"\r\n", at)
+        assert data[at : at + 1] == b"*", f"not a RESP command at byte {at}"
+        arguments = int(data[at + 1 : end])
+        at = end + 2
+        for position in range(arguments):
+            end = data.index(b"\r\n", at)
+            length = int(data[at + 1 : end])
+            if position == 0:
+                names.append(data[end + 2 : end + 2 + length].decode().upper())
+            at = end + 2 + length + 2
+    return names
 
 
 @dataclass
@@ -211,10 +240,11 @@ class Traffic:
     commands_per_op: dict[str, float]
 
 
-async def traffic_per_op(client: Any, timer: Timer, ops: int) -> Traffic:
-    """Run ``ops`` operations of one side with counting on; its traffic per operation."""
+async def traffic_per_op(clients: Sequence[Any], timer: Timer, ops: int) -> Traffic:
+    """Run ``ops`` operations of one side with counting on (on every client the side talks
+    through); its traffic per operation."""
     counter = TrafficCounter()
-    with counter.counting(client):
+    with counter.counting(*clients):
         await timer(ops)
     commands = {name: count / ops for name, count in sorted(counter.commands.items())}
     return Traffic(counter.round_trips / ops, commands)
@@ -271,49 +301,54 @@ def summarize(samples: list[float], traffic: Traffic | None) -> SideResult:
     )
 
 
-def paired_ratio(keyspace: SideResult, raw: SideResult) -> float:
-    """The median of the per-round ratios: both sides of a round ran back to back."""
-    pairs = zip(keyspace.rounds_ops_per_s, raw.rounds_ops_per_s, strict=True)
-    return statistics.median(ks / raw for ks, raw in pairs)
+def paired_ratio(first: SideResult, second: SideResult) -> float:
+    """The median of the per-round throughput ratios ``first / second``: both sides of a round
+    ran back to back."""
+    pairs = zip(first.rounds_ops_per_s, second.rounds_ops_per_s, strict=True)
+    return statistics.median(a / b for a, b in pairs)
 
 
-async def warm_up(cases: Sequence[Case], ops: int) -> None:
-    """Run every side of every case once (connections, caches, code paths)."""
-    for case in cases:
-        await case.keyspace(case.ops or ops)
-        await case.raw(case.ops or ops)
+Contest = tuple[str, int, Sequence[tuple[str, Timer]]]
+"""What the rounds run: a name, the operations per round, and its sides (name, timer)."""
 
 
-async def measure(
-    cases: Sequence[Case], rounds: int, ops: int
-) -> dict[str, dict[str, list[float]]]:
-    """Interleaved rounds: each case's sides run back to back, alternating which goes first."""
+async def warm_up(contests: Sequence[Contest]) -> None:
+    """Run every side of every contest once (connections, caches, code paths)."""
+    for _, n, sides in contests:
+        for _, timer in sides:
+            await timer(n)
+
+
+async def measure(contests: Sequence[Contest], rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Interleaved rounds: each contest's sides run back to back, and which goes first rotates
+    from round to round (with two sides, they alternate)."""
     samples: dict[str, dict[str, list[float]]] = {
-        case.name: {"keyspace": [], "raw": []} for case in cases
+        name: {side: [] for side, _ in sides} for name, _, sides in contests
     }
     for round_index in range(rounds):
-        for case in cases:
-            n = case.ops or ops
-            sides = [("keyspace", case.keyspace), ("raw", case.raw)]
-            if round_index % 2:
-                sides.reverse()
-            for side, timer in sides:
+        for name, n, sides in contests:
+            shift = round_index % len(sides)
+            for side, timer in [*sides[shift:], *sides[:shift]]:
                 elapsed = await timer(n)
-                samples[case.name][side].append(n / elapsed)
+                samples[name][side].append(n / elapsed)
     return samples
 
 
 async def evaluate(cases: Sequence[Case], rounds: int, ops: int) -> list[CaseResult]:
     """Warm up, measure, count traffic, and compare the two sides of every case."""
-    await warm_up(cases, ops)
-    samples = await measure(cases, rounds, ops)
+    contests = [
+        (case.name, case.ops or ops, [("keyspace", case.keyspace), ("raw", case.raw)])
+        for case in cases
+    ]
+    await warm_up(contests)
+    samples = await measure(contests, rounds)
     results = []
     for case in cases:
         n = case.ops or ops
         ks_traffic = raw_traffic = None
         if case.io:
-            ks_traffic = await traffic_per_op(case.client, case.keyspace, n)
-            raw_traffic = await traffic_per_op(case.client, case.raw, n)
+            ks_traffic = await traffic_per_op([case.client], case.keyspace, n)
+            raw_traffic = await traffic_per_op([case.client], case.raw, n)
         ks = summarize(samples[case.name]["keyspace"], ks_traffic)
         raw = summarize(samples[case.name]["raw"], raw_traffic)
         results.append(
@@ -333,6 +368,133 @@ async def evaluate(cases: Sequence[Case], rounds: int, ops: int) -> list[CaseRes
             )
         )
     return results
+
+
+# -- line-ups: one operation, several ways ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """One way of doing a line-up's operation: who does it, the code, and its timer.
+
+    ``clients`` are the clients the side talks through, whose traffic is counted (a library that
+    builds its own client gets it from the script, so that it can be counted); empty for a side
+    without I/O.
+    """
+
+    name: str
+    code: str
+    timer: Timer
+    clients: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lineup:
+    """One operation done several ways, measured side by side; ``baseline`` names the side the
+    others are compared with."""
+
+    name: str
+    sides: tuple[Side, ...]
+    baseline: str
+    ops: int | None = None
+
+    @property
+    def io(self) -> bool:
+        """Whether the operation talks to Redis (and so has round trips to count)."""
+        return any(side.clients for side in self.sides)
+
+
+@dataclass
+class LineupSide:
+    """One side of a line-up: its timing and traffic, and how it compares with the baseline."""
+
+    name: str
+    code: str
+    timing: SideResult
+    time_vs_baseline: float
+    """Median time per operation over the baseline's: 2.0 takes twice the baseline's time."""
+    paired_time_vs_baseline: float
+    """Median over rounds of each round's time ratio to the baseline (robust to drift)."""
+    extra_us_per_op: float
+    """Median time per operation minus the baseline's, in microseconds."""
+
+
+@dataclass
+class LineupResult:
+    """Every side of one line-up, the baseline first."""
+
+    name: str
+    io: bool
+    baseline: str
+    ops_per_round: int
+    sides: list[LineupSide]
+
+
+async def evaluate_lineups(lineups: Sequence[Lineup], rounds: int, ops: int) -> list[LineupResult]:
+    """Warm up, measure in interleaved rounds, count traffic, and compare every side of every
+    line-up with its baseline."""
+    contests = [
+        (lineup.name, lineup.ops or ops, [(side.name, side.timer) for side in lineup.sides])
+        for lineup in lineups
+    ]
+    await warm_up(contests)
+    samples = await measure(contests, rounds)
+    results = []
+    for lineup in lineups:
+        n = lineup.ops or ops
+        timings = {}
+        for side in lineup.sides:
+            traffic = await traffic_per_op(side.clients, side.timer, n) if side.clients else None
+            timings[side.name] = summarize(samples[lineup.name][side.name], traffic)
+        base = timings[lineup.baseline]
+        ordered = sorted(lineup.sides, key=lambda side: side.name != lineup.baseline)
+        sides = [
+            LineupSide(
+                name=side.name,
+                code=side.code,
+                timing=timings[side.name],
+                time_vs_baseline=base.median_ops_per_s / timings[side.name].median_ops_per_s,
+                paired_time_vs_baseline=paired_ratio(base, timings[side.name]),
+                extra_us_per_op=timings[side.name].median_us_per_op - base.median_us_per_op,
+            )
+            for side in ordered
+        ]
+        results.append(LineupResult(lineup.name, lineup.io, lineup.baseline, n, sides))
+    return results
+
+
+def lineup_table(results: Sequence[LineupResult]) -> str:
+    """Line-ups as one table, a row per side: time per operation, its range over rounds, the
+    time ratios to the baseline (``x base``: 2.00 takes twice its time), and the traffic."""
+    rows = [
+        (
+            "case",
+            "side",
+            "time/op",
+            "min-max",
+            "x base",
+            "paired",
+            "+us/op",
+            "RT/op",
+            "commands/op",
+        )
+    ]
+    for result in results:
+        for index, side in enumerate(result.sides):
+            rows.append(
+                (
+                    result.name if index == 0 else "",
+                    side.name,
+                    duration(1 / side.timing.median_ops_per_s),
+                    _time_spread(side.timing),
+                    f"{side.time_vs_baseline:.2f}" if result.io else "n/a",
+                    f"{side.paired_time_vs_baseline:.2f}" if result.io else "n/a",
+                    f"{side.extra_us_per_op:+.2f}",
+                    _trips(side.timing),
+                    commands_text(side.timing.commands_per_op),
+                )
+            )
+    return format_table(rows, left=(0, 1, 8))
 
 
 # -- reporting ----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import redis
+import redis.asyncio
 
 from keyspace import RedisSettings
 
@@ -196,6 +198,62 @@ def test_size_smoke_run_writes_each_format(bench: Loader, tmp_path: Path) -> Non
     assert _leftovers("memory://bench-size", "ksbench:*") == []
 
 
+def test_cache_smoke_run_measures_the_uncached_pair(bench: Loader, tmp_path: Path) -> None:
+    # fakeredis has no CLIENT TRACKING: only the uncached pair can run here, counted at the
+    # client. The cached cases run against real servers only (see benchmarks/README.md).
+    bench_cache = bench("bench_cache")
+
+    report = _run(bench_cache, tmp_path, "memory://bench-cache")
+
+    (case,) = report["cases"]
+    assert case["name"] == "get, no cache"
+    _check_sides(case, bench_cache.SMOKE_ROUNDS)
+    for side in (case["keyspace"], case["raw"]):
+        assert (side["round_trips_per_op"], side["commands_per_op"]) == (1, {"GET": 1})
+    assert report["parameters"]["traffic_counted_on"] == "client"
+    assert report["consistency"]["stale_reads"] is None
+    assert _leftovers("memory://bench-cache", "ksbench:*") == []
+
+
+def test_coalesce_smoke_run_counts_one_round_trip_per_gather(bench: Loader, tmp_path: Path) -> None:
+    bench_coalesce = bench("bench_coalesce")
+    size = bench_coalesce.SMOKE_CONCURRENCY
+
+    report = _run(bench_coalesce, tmp_path, "memory://bench-coalesce")
+
+    traffic = {  # line-up -> side -> (round trips, commands) per operation
+        f"{size} concurrent gets": {
+            "raw gather": (size, {"GET": size}),
+            "keyspace coalesced": (1, {"GET": size}),
+            "keyspace": (size, {"GET": size}),
+            "raw pipeline": (1, {"GET": size}),
+            "raw MGET": (1, {"MGET": 1}),
+        },
+        "10 concurrent gets": {
+            "raw gather": (10, {"GET": 10}),
+            "keyspace coalesced": (1, {"GET": 10}),
+            "keyspace": (10, {"GET": 10}),
+        },
+        "lone get": {
+            "keyspace": (1, {"GET": 1}),
+            "keyspace coalesced": (1, {"GET": 1}),
+            "raw redis-py": (1, {"GET": 1}),
+        },
+    }
+    measured = {
+        lineup["name"]: {
+            side["name"]: (side["timing"]["round_trips_per_op"], side["timing"]["commands_per_op"])
+            for side in lineup["sides"]
+        }
+        for lineup in report["lineups"]
+    }
+    assert measured == traffic
+    for lineup in report["lineups"]:
+        for side in lineup["sides"]:
+            assert len(side["timing"]["rounds_ops_per_s"]) == bench_coalesce.SMOKE_ROUNDS
+    assert _leftovers("memory://bench-coalesce", "ksbench:*") == []
+
+
 def test_peer_formats_are_the_documented_ones(bench: Loader) -> None:
     bench_size = bench("bench_size")
     account = bench_size.samples(1)[0]["account"]
@@ -209,8 +267,129 @@ def test_peer_formats_are_the_documented_ones(bench: Loader) -> None:
     assert bench_size.redis_dict_value(bench_size.redis_dict_bytes(account)) == account.model_dump()
 
 
+PEER_MODULES = {"redisimnest": "redisimnest", "redis-dict": "redis_dict", "redis-om": "redis_om"}
+BINDS = ("bind user(i).age (no I/O)", "bind user(i).prefs.theme (no I/O)")
+STRING_TRAFFIC = {  # operation -> round trips and commands of a SET/GET library
+    "set profile": (1, {"SET": 1}),
+    "get profile": (1, {"GET": 1}),
+    "save+get profile": (2, {"GET": 1, "SET": 1}),
+    "save+get age": (2, {"GET": 1, "SET": 1}),
+}
+HASH_TRAFFIC = {
+    "set profile": (1, {"HSET": 1}),
+    "get profile": (1, {"HGETALL": 1}),
+    "save+get profile": (2, {"HGETALL": 1, "HSET": 1}),
+}
+PEER_LINEUPS = {  # peer -> the line-ups it takes part in
+    "redisimnest": {*(f"async {operation}" for operation in STRING_TRAFFIC), *BINDS},
+    "redis-dict": {f"sync {operation}" for operation in STRING_TRAFFIC},
+    "redis-om": {f"{flavour} {op}" for flavour in ("async", "sync") for op in HASH_TRAFFIC},
+}
+
+
+def _lineups(report: dict[str, Any], rounds: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """Line-up name -> side name -> side, each side's timing checked."""
+    lineups = {}
+    for lineup in report["lineups"]:
+        assert lineup["sides"][0]["name"] == lineup["baseline"] == "raw redis-py"
+        for side in lineup["sides"]:
+            timing = side["timing"]
+            assert len(timing["rounds_ops_per_s"]) == rounds
+            assert timing["min_ops_per_s"] <= timing["median_ops_per_s"] <= timing["max_ops_per_s"]
+            assert side["paired_time_vs_baseline"] > 0
+            assert (timing["round_trips_per_op"] is None) is (not lineup["io"])
+        lineups[lineup["name"]] = {side["name"]: side for side in lineup["sides"]}
+    return lineups
+
+
+def _traffic(side: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    """Round trips and commands per operation, leaving out redis-om's INFO: it asks for the
+    server's version until it gets one, and fakeredis has no INFO."""
+    timing = side["timing"]
+    info = timing["commands_per_op"].get("INFO", 0)
+    commands = {name: n for name, n in timing["commands_per_op"].items() if name != "INFO"}
+    return timing["round_trips_per_op"] - info, commands
+
+
+def test_peers_smoke_run_without_peers_compares_keyspace_and_raw(
+    bench: Loader, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench_peers = bench("bench_peers")
+
+    report = _run(bench_peers, tmp_path, "memory://bench-peers", "--peers")
+
+    assert report["parameters"]["peers"] == []
+    assert report["parameters"]["peers_left_out"] == list(PEER_MODULES)
+    lineups = _lineups(report, bench_peers.SMOKE_ROUNDS)
+    flavoured = {f"{flavour} {op}" for flavour in ("async", "sync") for op in STRING_TRAFFIC}
+    assert lineups.keys() == flavoured | set(BINDS)
+    for name, sides in lineups.items():
+        assert sides.keys() == {"raw redis-py", "keyspace"}, name
+        assert sides["raw redis-py"]["time_vs_baseline"] == 1.0
+        if name in flavoured:
+            expected = STRING_TRAFFIC[name.split(" ", 1)[1]]
+            assert [_traffic(side) for side in sides.values()] == [expected, expected], name
+    printed = capsys.readouterr().out
+    assert "x base" in printed
+    assert "binding, keyspace: repo.user(i).age" in printed
+    assert _leftovers("memory://bench-peers", "ksbench:*") == []
+
+
+@pytest.mark.parametrize("peer", list(PEER_MODULES))
+def test_peers_smoke_run_measures_each_peer(bench: Loader, tmp_path: Path, peer: str) -> None:
+    pytest.importorskip(PEER_MODULES[peer])  # the bench extra
+    bench_peers = bench("bench_peers")
+    url = f"memory://bench-peers-{peer}"
+
+    report = _run(bench_peers, tmp_path, url, "--peers", peer)
+
+    assert report["parameters"]["peers"] == [peer]
+    assert report["parameters"]["peer_versions"][peer][0].isdigit()
+    lineups = _lineups(report, bench_peers.SMOKE_ROUNDS)
+    assert {name for name, sides in lineups.items() if peer in sides} == PEER_LINEUPS[peer]
+    traffic = HASH_TRAFFIC if peer == "redis-om" else STRING_TRAFFIC
+    for name in PEER_LINEUPS[peer] - set(BINDS):
+        assert _traffic(lineups[name][peer]) == traffic[name.split(" ", 1)[1]], name
+    assert _leftovers(url, "ksbench:*") == []
+
+
+def test_peers_refuses_a_peer_that_is_not_installed(
+    bench: Loader, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench_peers = bench("bench_peers")
+    monkeypatch.setattr(bench_peers, "installed_peers", lambda: ["redis-dict"])
+
+    with pytest.raises(SystemExit):
+        bench_peers.main(
+            ["--smoke", "--url", "memory://bench-peers-missing", "--peers", "redis-om"]
+        )
+
+    assert "not installed: redis-om" in capsys.readouterr().err
+
+
+def test_chart_draws_the_reports_it_finds(bench: Loader, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")  # the bench extra
+    results = tmp_path / "results"
+    for name, url in (("core", "memory://chart-core"), ("peers", "memory://chart-peers")):
+        options = ["--smoke", "--url", url, "--json", str(results / f"{name}.json")]
+        assert bench(f"bench_{name}").main(options + (["--peers"] if name == "peers" else [])) == 0
+    chart = bench("chart")
+
+    assert chart.render(results, tmp_path / "left-out") == []  # smoke runs are left out
+    first = chart.render(results, tmp_path / "first", include_smoke=True)
+    again = chart.render(results, tmp_path / "again", include_smoke=True)
+
+    assert [path.name for path in first] == ["benchmarks.png", "benchmarks-keyspace.png"]
+    for path, twin in zip(first, again, strict=True):
+        assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        assert path.read_bytes() == twin.read_bytes()  # deterministic
+
+
 def test_traffic_counter_counts_pipelines_and_transactions(harness: ModuleType) -> None:
-    with RedisSettings(url="memory://bench-counter").sync_client() as client:
+    sending = redis.asyncio.connection.AbstractConnection.send_packed_command
+    settings = RedisSettings(url="memory://bench-counter")
+    with settings.sync_client() as client, settings.sync_client() as other:
+        client.ping()  # connected before counting: the handshake is not an operation's traffic
         counter = harness.TrafficCounter()
         with counter.counting(client):
             client.set("a", 1)
@@ -220,11 +399,18 @@ def test_traffic_counter_counts_pipelines_and_transactions(harness: ModuleType) 
             with client.pipeline(transaction=False) as pipe:
                 pipe.get("a")
                 pipe.execute()
-        client.delete("a")  # not counted: counting has stopped
+            other.set("b", 2)  # not counted: another client
+        client.delete("a", "b")  # not counted: counting has stopped
 
     assert counter.round_trips == 3
     assert counter.commands == {"SET": 1, "GET": 2, "INCRBY": 1, "MULTI": 1, "EXEC": 1}
-    assert "execute_command" not in vars(client)  # the instance is unpatched again
+    assert redis.asyncio.connection.AbstractConnection.send_packed_command is sending  # unpatched
+
+
+def test_traffic_counter_reads_command_names_from_packed_output(harness: ModuleType) -> None:
+    packed = [b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$4\r\n1\r\n2\r", b"\n*1\r\n$4\r\nping\r\n"]
+
+    assert harness._command_names(packed) == ["SET", "PING"]
 
 
 def test_refuses_a_target_that_holds_its_keys(harness: ModuleType) -> None:
@@ -259,3 +445,36 @@ def test_tables_align_and_pick_units(harness: ModuleType) -> None:
 def test_smoke_runs_cannot_start_a_server(harness: ModuleType) -> None:
     with pytest.raises(AssertionError, match="must not start"), harness.target(None):
         pass
+
+
+def test_cpu_smoke_run_measures_every_case_on_the_stub(
+    bench: Loader, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench_cpu = bench("bench_cpu")
+    output = tmp_path / "cpu.json"
+
+    assert bench_cpu.main(["--smoke", "--json", str(output)]) == 0
+
+    report = json.loads(output.read_text(encoding="utf-8"))
+    cases = {case["name"]: case for case in report["cases"]}
+    flavours = ("get (chained)", "set (chained)", "get (bound key)", "pipeline (per set)")
+    assert set(cases) == {f"{f} {what}" for f in ("async", "sync") for what in flavours}
+    for case in cases.values():
+        _check_sides(case, bench_cpu.SMOKE_ROUNDS)
+    printed = capsys.readouterr().out
+    assert "async get (chained): keyspace adds" in printed
+
+
+def test_the_stub_answers_what_keyspace_asks(bench: Loader) -> None:
+    bench_cpu = bench("bench_cpu")
+    async_client, sync_client = bench_cpu.stub_clients()
+    repo = bench_cpu.SyncRepository(bench_cpu.Root, sync_client)
+
+    assert repo.user(1).age.set(5) is True
+    assert repo.user(1).age.get() == 42  # the stub's stored number
+    with repo.pipeline() as pipe:
+        written = pipe.user(1).age.set(1)
+        read = pipe.user(2).age.get()
+    assert (written.result, read.result) == (True, 42)
+    sync_client.close()
+    asyncio.run(async_client.aclose())
