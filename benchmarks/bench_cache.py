@@ -477,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             " client's write returned the previous value"
         )
     document = report(
-        "bench_cache",
+        "cache",
         result.server_version,
         parameters,
         cases=result.cases,

@@ -94,21 +94,26 @@ Gets = Callable[[int], Awaitable[list[int]]]
 
 
 def keyspace_gets(repo: Repository[Root]) -> Gets:
-    """``asyncio.gather`` of keyspace gets, each task binding its key."""
+    """``asyncio.gather`` of keyspace gets, each task binding its key; one get is awaited
+    directly, as a handler with a single read would."""
 
     async def gets(n: int) -> list[int]:
+        if n == 1:
+            return [await repo.user(0).age.get()]
         return await asyncio.gather(*(repo.user(i).age.get() for i in range(n)))
 
     return gets
 
 
 def raw_gets(client: redis.asyncio.Redis) -> Gets:
-    """``asyncio.gather`` of raw GETs, each decoded with pydantic."""
+    """``asyncio.gather`` of raw GETs, each decoded with pydantic; one GET is awaited directly."""
 
     async def get(i: int) -> int:
         return parse_age(await client.get(age_name(i)))
 
     async def gets(n: int) -> list[int]:
+        if n == 1:
+            return [await get(0)]
         return await asyncio.gather(*(get(i) for i in range(n)))
 
     return gets
@@ -238,11 +243,10 @@ async def run(url: str, rounds: int, ops: int, size: int, lone_ops: int) -> RunR
         try:
             await fill(client, size)
             await check(ways, size)
-            lineups = [
-                concurrent_lineup(ways, size, references=True),
-                concurrent_lineup(ways, min(SMALL_FANOUT, size), references=False),
-                lone_lineup(ways, lone_ops),
-            ]
+            lineups = [concurrent_lineup(ways, size, references=True)]
+            if size > SMALL_FANOUT:
+                lineups.append(concurrent_lineup(ways, SMALL_FANOUT, references=False))
+            lineups.append(lone_lineup(ways, lone_ops))
             results = await evaluate_lineups(lineups, rounds, ops)
         finally:
             await delete_matching(client, f"{PREFIX}:*")
@@ -250,6 +254,14 @@ async def run(url: str, rounds: int, ops: int, size: int, lone_ops: int) -> RunR
 
 
 # -- command line -------------------------------------------------------------------------
+
+
+def at_least_two(text: str) -> int:
+    """An argparse type: an integer of at least 2 (a gather needs company)."""
+    value = positive(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, not {value}")
+    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -264,9 +276,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--concurrency",
-        type=positive,
+        type=at_least_two,
         default=DEFAULT_CONCURRENCY,
-        help="concurrent gets per gather",
+        help=f"concurrent gets per gather, at least 2 (above {SMALL_FANOUT}, a line-up of"
+        f" {SMALL_FANOUT} is added)",
     )
     parser.add_argument(
         "--lone-ops",
@@ -304,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "ops_per_round": args.ops,
         "concurrency": args.concurrency,
-        "small_fanout": min(SMALL_FANOUT, args.concurrency),
+        "small_fanout": SMALL_FANOUT if args.concurrency > SMALL_FANOUT else None,
         "lone_ops_per_round": args.lone_ops,
         **run_parameters(args, cpus, kind, url),
     }

@@ -205,6 +205,7 @@ def test_cache_smoke_run_measures_the_uncached_pair(bench: Loader, tmp_path: Pat
 
     report = _run(bench_cache, tmp_path, "memory://bench-cache")
 
+    assert report["benchmark"] == "cache"
     (case,) = report["cases"]
     assert case["name"] == "get, no cache"
     _check_sides(case, bench_cache.SMOKE_ROUNDS)
