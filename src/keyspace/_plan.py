@@ -53,6 +53,7 @@ __all__ = [
     "Scan",
     "Sleep",
     "Watch",
+    "accepted",
     "as_bytes",
     "as_text",
     "delete",
@@ -318,13 +319,29 @@ def scan_unlink(
     cursor: Any = None
     while True:
         cursor, keys = yield Scan(pattern, count, cursor)
-        pending.extend(key for key in keys if accept(as_text(key)))
+        pending.extend(accepted(keys, accept))
         done = cursor is None
         while len(pending) >= gather or (done and pending):
             batch, pending = pending[:gather], pending[gather:]
             deleted += yield from _unlink_gathered(batch, chunk, slot_of)
         if done:
             return deleted
+
+
+def accepted(keys: list[Any], accept: Callable[[str], bool]) -> list[Any]:
+    """The keys of a SCAN reply whose names ``accept`` agrees to, in order.
+
+    A reply of bytes is decoded in one go (joined by newlines, then split), unless a name
+    holds a newline itself; the result is the same as decoding each name with
+    :func:`as_text`, at a fraction of the cost per key.
+    """
+    if keys and isinstance(keys[0], bytes):
+        texts = b"\n".join(keys).decode("utf-8", "backslashreplace").split("\n")
+        if len(texts) == len(keys):
+            if all(map(accept, texts)):  # the usual reply: every name belongs
+                return keys
+            return [key for key, text in zip(keys, texts, strict=True) if accept(text)]
+    return [key for key in keys if accept(as_text(key))]
 
 
 def _unlink_gathered(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from redis.exceptions import ResponseError
 
-from keyspace._plan import GATHER_CHUNKS, Scan, scan_unlink
+from keyspace._plan import GATHER_CHUNKS, Scan, accepted, as_text, scan_unlink
 from keyspace._slots import slot_of
 
 
@@ -92,3 +92,24 @@ def test_an_error_reply_in_the_pipeline_is_raised() -> None:
 
     with pytest.raises(ResponseError, match="READONLY"):
         flow.send(replies)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [b"ks:user:1:age", b"ks:user:\xff:age", "ks:user:\u00e9:age".encode(), b"ks:user:2:name"],
+        [b"ks:user:1:age", b"ks:user:1:age\nks:user:2:age", b"ks:user:3:age"],  # a newline
+        [b"ks:user:\xe9\n:age", b"ks:user:4:age"],  # a broken UTF-8 sequence before a newline
+        ["ks:user:1:age", "ks:user:x:y:age"],  # a decoding client's str names
+        [],
+    ],
+)
+def test_accepted_judges_every_name_as_its_own_text(keys: list[Any]) -> None:
+    seen: list[str] = []
+
+    def accept(text: str) -> bool:
+        seen.append(text)
+        return text.endswith(":age") and "\n" not in text
+
+    assert accepted(keys, accept) == [key for key in keys if accept(as_text(key))]
+    assert seen[: len(keys)] == [as_text(key) for key in keys]  # the same texts, in order
