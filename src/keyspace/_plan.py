@@ -48,6 +48,7 @@ __all__ = [
     "Exec",
     "Flow",
     "GATHER_CHUNKS",
+    "NAME_SEPARATOR",
     "Op",
     "RETRY",
     "Scan",
@@ -302,13 +303,15 @@ GATHER_CHUNKS: Final = 200
 
 def scan_unlink(
     pattern: str,
-    accept: Callable[[str], bool],
+    accept: Callable[[str], object],
     count: int,
     chunk: int,
     slot_of: Callable[[Any], int] | None = None,
+    accept_all: Callable[[str], object] | None = None,
 ) -> Flow[int]:
     """``UNLINK`` every key matching ``pattern`` that ``accept`` agrees to; how many.
 
+    ``accept_all``, when given, judges a whole SCAN reply at once (see :func:`accepted`).
     Names are gathered, up to :data:`GATHER_CHUNKS` chunks' worth at a time, then sent as
     one pipeline of ``UNLINK`` commands of at most ``chunk`` names each. On Redis Cluster
     (``slot_of`` gives a name's hash slot) each ``UNLINK`` keeps to one slot.
@@ -319,7 +322,7 @@ def scan_unlink(
     cursor: Any = None
     while True:
         cursor, keys = yield Scan(pattern, count, cursor)
-        pending.extend(accepted(keys, accept))
+        pending.extend(accepted(keys, accept, accept_all))
         done = cursor is None
         while len(pending) >= gather or (done and pending):
             batch, pending = pending[:gather], pending[gather:]
@@ -328,20 +331,35 @@ def scan_unlink(
             return deleted
 
 
-def accepted(keys: list[Any], accept: Callable[[str], bool]) -> list[Any]:
+NAME_SEPARATOR = "*"
+"""Joins the names of a SCAN reply for :func:`accepted`'s ``accept_all``: a glob character,
+which no name a declaration produces holds (templates and parameter values refuse it)."""
+
+
+def accepted(
+    keys: list[Any],
+    accept: Callable[[str], object],
+    accept_all: Callable[[str], object] | None = None,
+) -> list[Any]:
     """The keys of a SCAN reply whose names ``accept`` agrees to, in order.
 
-    A reply of bytes is decoded in one go (joined by newlines, then split), unless a name
-    holds a newline itself; the result is the same as decoding each name with
-    :func:`as_text`, at a fraction of the cost per key.
+    The names are decoded in one call, joined by :data:`NAME_SEPARATOR`; when none holds
+    the separator itself, ``accept_all`` (if given) may accept the whole joined text at
+    once, one regular-expression match instead of one per name. The result is the same as
+    judging each name's :func:`as_text` with ``accept``.
     """
-    if keys and isinstance(keys[0], bytes):
-        texts = b"\n".join(keys).decode("utf-8", "backslashreplace").split("\n")
-        if len(texts) == len(keys):
-            if all(map(accept, texts)):  # the usual reply: every name belongs
-                return keys
-            return [key for key, text in zip(keys, texts, strict=True) if accept(text)]
-    return [key for key in keys if accept(as_text(key))]
+    if not keys:
+        return keys
+    if isinstance(keys[0], bytes):
+        joined = NAME_SEPARATOR.encode().join(keys).decode("utf-8", "backslashreplace")
+    else:
+        joined = NAME_SEPARATOR.join(keys)
+    if joined.count(NAME_SEPARATOR) != len(keys) - 1:  # a name holds the separator
+        return [key for key in keys if accept(as_text(key))]
+    if accept_all is not None and accept_all(joined):
+        return keys
+    texts = joined.split(NAME_SEPARATOR)
+    return [key for key, text in zip(keys, texts, strict=True) if accept(text)]
 
 
 def _unlink_gathered(

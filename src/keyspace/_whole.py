@@ -43,10 +43,23 @@ def _join(prefix: str, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """Keys of one parameterized declaration: a SCAN glob and the exact names it may hold."""
+    """Keys of one parameterized declaration: a SCAN glob and the exact names it may hold.
+
+    ``every`` matches a whole SCAN reply joined by ``plan.NAME_SEPARATOR`` when each of its
+    names matches ``regex``: no name ``regex`` accepts can hold the separator, so the
+    joined text splits into the names one way only.
+    """
 
     glob: str
     regex: re.Pattern[str]
+    every: re.Pattern[str]
+
+    @classmethod
+    def of(cls, glob: str, source: str) -> Family:
+        """The family of names matching the regular expression ``source``."""
+        separator = re.escape(plan.NAME_SEPARATOR)
+        every = f"(?:(?:{source}){separator})*(?:{source})"
+        return cls(glob, re.compile(source), re.compile(every))
 
 
 def targets(
@@ -62,7 +75,7 @@ def targets(
             statics.append(_join(prefix, key.literal or template.render(values)))
         else:
             glob = _join(prefix, template.render(values, missing="*"))
-            families.append(Family(glob, re.compile(head + template.regex(values))))
+            families.append(Family.of(glob, head + template.regex(values)))
     for child in node.children.values():
         if not child.own_params:
             more_statics, more_families = targets(
@@ -71,9 +84,11 @@ def targets(
             statics.extend(more_statics)
             families.extend(more_families)
         else:
-            glob = _join(prefix, child.render_prefix(values, missing="*")) + ":*"
+            glob = _join(prefix, child.render_prefix(values, missing="*"))
+            if not glob.endswith("*"):  # a trailing "*" already reaches every key below
+                glob += ":*"
             regex = head + child.prefix_regex(values) + ":" + _subtree(child)
-            families.append(Family(glob, re.compile(regex)))
+            families.append(Family.of(glob, regex))
     return statics, families
 
 
@@ -101,8 +116,9 @@ def clear_flow(
     statics, families = targets(node, prefix, values)
     deleted: int = yield from plan.unlink(statics, chunk)
     for family in families:
-        accept = family.regex.fullmatch
-        deleted += yield from plan.scan_unlink(family.glob, accept, count, chunk, slot_of)  # type: ignore[arg-type]
+        deleted += yield from plan.scan_unlink(
+            family.glob, family.regex.fullmatch, count, chunk, slot_of, family.every.fullmatch
+        )
     return deleted
 
 

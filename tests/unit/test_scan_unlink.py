@@ -1,14 +1,19 @@
-"""The clear flow's UNLINKs, driven by hand: in chunks on one server, by slot on Redis Cluster."""
+"""The clear flow: UNLINKs in chunks on one server and by slot on Redis Cluster, and its filter."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from redis.exceptions import ResponseError
 
+from keyspace import Cluster, Key
+from keyspace._cluster import root_node
 from keyspace._plan import GATHER_CHUNKS, Scan, accepted, as_text, scan_unlink
 from keyspace._slots import slot_of
+from keyspace._whole import targets
 
 
 def _drive(flow: Any, pages: list[list[str]]) -> tuple[list[Any], int]:
@@ -94,12 +99,41 @@ def test_an_error_reply_in_the_pipeline_is_raised() -> None:
         flow.send(replies)
 
 
+class Box(Cluster, prefix="box:{box_id}"):
+    label: Key[str] = ""
+
+
+class Member(Cluster, prefix="{member_id}"):
+    age: Key[int] = 0
+    box: Box
+
+
+class Shelf(Cluster, prefix="ks"):
+    member: Member
+
+
+# Bound at "ks", and at the empty prefix: names with no literal head at all.
+FAMILIES = targets(root_node(Shelf), "ks", {})[1] + targets(root_node(Shelf), "", {})[1]
+HOSTILE = st.sampled_from(
+    ["ks:", "1", "x", ":", "*", "\n", "age", "box:", "label", "\\", "{", "}", "é", "\udcff"]
+)
+NAMES = st.one_of(
+    st.lists(HOSTILE, max_size=8).map("".join),
+    st.builds(lambda i: f"ks:{i}:age", st.text(max_size=3)),
+    st.builds(lambda i, b: f"ks:{i}:box:{b}:label", st.text(max_size=2), st.text(max_size=2)),
+)
+
+
+def _as_key(name: str, raw: bool) -> Any:
+    return name.encode("utf-8", "surrogateescape") if raw else name
+
+
 @pytest.mark.parametrize(
     "keys",
     [
         [b"ks:user:1:age", b"ks:user:\xff:age", "ks:user:\u00e9:age".encode(), b"ks:user:2:name"],
-        [b"ks:user:1:age", b"ks:user:1:age\nks:user:2:age", b"ks:user:3:age"],  # a newline
-        [b"ks:user:\xe9\n:age", b"ks:user:4:age"],  # a broken UTF-8 sequence before a newline
+        [b"ks:user:1:age", b"ks:user:1:age*ks:user:2:age", b"ks:user:3:age"],  # the separator
+        [b"ks:user:\xe9*:age", b"ks:user:4:age"],  # a broken UTF-8 sequence before it
         ["ks:user:1:age", "ks:user:x:y:age"],  # a decoding client's str names
         [],
     ],
@@ -109,7 +143,29 @@ def test_accepted_judges_every_name_as_its_own_text(keys: list[Any]) -> None:
 
     def accept(text: str) -> bool:
         seen.append(text)
-        return text.endswith(":age") and "\n" not in text
+        return text.endswith(":age") and "*" not in text
 
     assert accepted(keys, accept) == [key for key in keys if accept(as_text(key))]
     assert seen[: len(keys)] == [as_text(key) for key in keys]  # the same texts, in order
+    assert accepted(keys, accept, lambda joined: False) == accepted(keys, accept)
+
+
+@given(names=st.lists(NAMES, max_size=12), raw=st.booleans())
+def test_a_whole_reply_is_accepted_only_when_each_of_its_names_is(
+    names: list[str], raw: bool
+) -> None:
+    keys = [_as_key(name, raw) for name in names]
+    for family in FAMILIES:
+        one_by_one = [key for key in keys if family.regex.fullmatch(as_text(key))]
+        assert accepted(keys, family.regex.fullmatch, family.every.fullmatch) == one_by_one
+
+
+def test_the_families_of_a_declaration_and_their_globs() -> None:
+    assert [(f.glob, f.regex.pattern) for f in FAMILIES] == [
+        ("ks:*", "ks:[^:{}*?\\[\\]\\\\]+:(?:age|box:[^:{}*?\\[\\]\\\\]+:(?:label))"),
+        ("*", "[^:{}*?\\[\\]\\\\]+:(?:age|box:[^:{}*?\\[\\]\\\\]+:(?:label))"),
+    ]
+    shelf = FAMILIES[0]
+    every_name = ["ks:1:age", "ks:2:box:a:label"]
+    assert shelf.every.fullmatch("*".join(every_name))
+    assert not shelf.every.fullmatch("*".join([*every_name, "ks:1:2:age"]))
