@@ -318,6 +318,8 @@ class ClusterNode:
     # What surrounds the value of a prefix with exactly one placeholder, braces included:
     # ("user:", "") for "user:{user_id}". Binding it is a concatenation (the hot path).
     affixes: tuple[str, str] | None = field(init=False, default=None)
+    # The handle classes of this node, one per flavour (see ClusterHandle._for_node).
+    handle_classes: dict[type, type] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         template = self.spec.prefix

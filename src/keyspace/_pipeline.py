@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from ._errors import OptionsError, PipelineError
-from ._handles import ClusterHandle
+from ._handles import ClusterHandle, expose_members
 from ._plan import Op
 
 __all__ = ["AsyncPipeline", "Pending", "SyncPipeline"]
@@ -79,7 +79,7 @@ class _Queueing:
 
 
 class _Pipeline:
-    __slots__ = ("_executor", "_ops", "_pending", "_root", "_transaction")
+    __slots__ = ("__dict__", "_executor", "_ops", "_pending", "_root", "_transaction")
 
     def __init__(self, repository: ClusterHandle, transaction: bool) -> None:
         from ._repository import SyncBoundCluster  # the handles that return what call() does
@@ -89,13 +89,15 @@ class _Pipeline:
         self._ops: list[Op[Any]] = []
         self._pending: list[Pending[Any]] = []
         runtime = repository._rt.with_executor(_Queueing(self, self._executor))
-        self._root = SyncBoundCluster(
+        handle_class = SyncBoundCluster._for_node(repository._node)
+        self._root = handle_class(
             repository._node,
             repository._parent_prefix,
             repository._prefix,
             repository._values,
             runtime,
         )
+        expose_members(self, self._root)  # p.user without __getattr__
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._root, name)

@@ -21,7 +21,7 @@ from ._crypto import Keyring
 from ._errors import OptionsError
 from ._events import KeyEvent, Source
 from ._execute import AsyncClient, AsyncExecutor, SyncClient, SyncExecutor
-from ._handles import ClusterHandle, KeyHandle, Runtime
+from ._handles import ClusterHandle, KeyHandle, Runtime, expose_members
 from ._keys import Inherit, ttl_ms
 from ._kinds import ASYNC_KINDS, SYNC_KINDS
 from ._pipeline import AsyncPipeline, SyncPipeline
@@ -243,7 +243,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
     code never has several reads waiting at once.
     """
 
-    __slots__ = ("_owns_client",)
+    __slots__ = ("__dict__", "_owns_client")  # __dict__: see expose_members
 
     def __init__(
         self,
@@ -265,6 +265,7 @@ class Repository(AsyncBoundCluster, Generic[C]):
         executor = flavour.of(client, settings, publish_events=publish_events)
         runtime = _runtime(executor, settings)
         super().__init__(node, "", bound, {}, runtime)
+        expose_members(self, self)
 
     @property
     def client(self) -> AsyncClient:
@@ -331,7 +332,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
     :class:`Repository`.
     """
 
-    __slots__ = ("_owns_client",)
+    __slots__ = ("__dict__", "_owns_client")  # __dict__: see expose_members
 
     def __init__(
         self,
@@ -350,6 +351,7 @@ class SyncRepository(SyncBoundCluster, Generic[C]):
         executor = SyncExecutor.of(client, settings, publish_events=publish_events)
         runtime = _runtime(executor, settings)
         super().__init__(node, "", bound, {}, runtime)
+        expose_members(self, self)
 
     @property
     def client(self) -> SyncClient:

@@ -25,7 +25,7 @@ from typing_extensions import Self
 
 from .. import _keys as core_keys
 from .. import _plan as plan
-from .._cluster import RESERVED_NAMES, Cluster
+from .._cluster import RESERVED_NAMES, Cluster, ClusterNode
 from .._errors import DeclarationError, OptionsError
 from .._execute import AsyncExecutor
 from .._handles import ClusterHandle, KeyHandle, Runtime
@@ -239,6 +239,10 @@ class BoundCluster(ClusterHandle):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         """Initialised by ``__new__`` (and by ``BaseCluster(...)`` for a root)."""
+
+    @classmethod
+    def _for_node(cls, node: ClusterNode) -> type[ClusterHandle]:
+        return cls  # __new__ builds the handle class of the node's own cluster
 
     def __call__(self, *args: object, **kwargs: object) -> BoundCluster:
         """Bind the cluster's placeholders, positionally in template order or by name."""
