@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pydantic
 import redis
@@ -80,6 +80,7 @@ __all__ = [
     "public_url",
     "refuse_foreign_keys",
     "report",
+    "run_on_target",
     "run_parameters",
     "server_version",
     "single_server_clients",
@@ -91,7 +92,7 @@ __all__ = [
     "timed_sync",
     "traffic_per_op",
     "warm_up",
-    "write_json",
+    "write_report",
 ]
 
 Timer = Callable[[int], Awaitable[float]]
@@ -553,10 +554,11 @@ def report(benchmark: str, server: str, parameters: dict[str, Any], **body: Any)
     }
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write the report, creating its directory."""
+def write_report(path: Path, document: dict[str, Any]) -> None:
+    """Write the report as JSON, creating its directory, and print where it went."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"JSON written to {path}")
 
 
 def format_table(rows: Sequence[Sequence[str]], left: Collection[int] = (0,)) -> str:
@@ -706,3 +708,38 @@ def run_parameters(
         "target": kind,
         "url": public_url(url),
     }
+
+
+MEMORY_NOTE = "note: memory:// runs the embedded fakeredis; its timings are meaningless"
+
+
+class Measured(Protocol):
+    """What a script's run returns: at least the version of the server it measured."""
+
+    @property
+    def server_version(self) -> str: ...
+
+
+MeasuredT = TypeVar("MeasuredT", bound=Measured)
+
+
+def run_on_target(
+    args: argparse.Namespace, title: str, measure: Callable[[str], MeasuredT]
+) -> tuple[MeasuredT, dict[str, Any]]:
+    """Run ``measure(url)`` on the server of ``--url`` (or a private redis-server), pinned to
+    ``--cpu``, and say what ran where.
+
+    Before the run it prints ``title`` (which ends with the ``,`` or ``;`` that leads to the
+    target), what the target is, its URL without credentials and the pinned CPU; after it, the
+    server's version and, on ``memory://``, that the timings mean nothing. Returns what
+    ``measure`` returned and the :func:`run_parameters` every report records.
+    """
+    cpus = pin(args.cpu)
+    with target(args.url) as (url, kind):
+        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
+        print(f"{title} {kind} at {public_url(url)}{pinned}", flush=True)
+        result = measure(url)
+    print(f"server: {result.server_version}")
+    if is_memory(url):
+        print(MEMORY_NOTE)
+    return result, run_parameters(args, cpus, kind, url)

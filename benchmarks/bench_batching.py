@@ -35,18 +35,14 @@ from _harness import (
     comparison_tables,
     delete_matching,
     evaluate,
-    is_memory,
-    pin,
     positive,
-    public_url,
     refuse_foreign_keys,
     report,
-    run_parameters,
+    run_on_target,
     server_version,
-    target,
     timed_async,
     timed_sync,
-    write_json,
+    write_report,
 )
 from pydantic import BaseModel, TypeAdapter
 
@@ -516,31 +512,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the tables and write the JSON report."""
     args = parse_args(argv)
-    cpus = pin(args.cpu)
-    with target(args.url) as (url, kind):
-        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
-        print(
-            f"keyspace batching: {args.rounds} rounds x {args.ops} loads/clears, pipelines of"
-            f" {args.pipeline:,} sets, {args.filler:,} filler keys; {kind} at"
-            f" {public_url(url)}{pinned}",
-            flush=True,
-        )
-        run_result = asyncio.run(run(url, args.rounds, args.ops, args.pipeline, args.filler))
+    run_result, run_params = run_on_target(
+        args,
+        f"keyspace batching: {args.rounds} rounds x {args.ops} loads/clears, pipelines of"
+        f" {args.pipeline:,} sets, {args.filler:,} filler keys;",
+        lambda url: asyncio.run(run(url, args.rounds, args.ops, args.pipeline, args.filler)),
+    )
     parameters = {
         "rounds": args.rounds,
         "ops_per_round": args.ops,
         "pipeline_size": args.pipeline,
         "filler_keys": args.filler,
-        **run_parameters(args, cpus, kind, url),
+        **run_params,
     }
-    print(f"server: {run_result.server_version}")
-    if is_memory(url):
-        print("note: memory:// runs the embedded fakeredis; its timings are meaningless")
     print(comparison_tables(run_result.cases))
     print(baselines(run_result.cases))
     document = report("batching", run_result.server_version, parameters, cases=run_result.cases)
-    write_json(args.json, document)
-    print(f"JSON written to {args.json}")
+    write_report(args.json, document)
     return 0
 
 

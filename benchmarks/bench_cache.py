@@ -72,7 +72,7 @@ from _harness import (
     server_version,
     target,
     timed_sync,
-    write_json,
+    write_report,
 )
 from pydantic import TypeAdapter
 from redis.cache import CacheConfig
@@ -483,8 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases=result.cases,
         consistency={"reads_after_a_write": args.ops, "stale_reads": result.stale_reads},
     )
-    write_json(args.json, document)
-    print(f"JSON written to {args.json}")
+    write_report(args.json, document)
     return 0
 
 

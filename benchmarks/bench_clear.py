@@ -37,16 +37,12 @@ from _harness import (
     delete_matching,
     evaluate,
     format_table,
-    is_memory,
-    pin,
     positive,
-    public_url,
     refuse_foreign_keys,
     report,
-    run_parameters,
+    run_on_target,
     server_version,
-    target,
-    write_json,
+    write_report,
 )
 from pydantic import TypeAdapter
 
@@ -339,24 +335,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the tables and write the JSON report."""
     args = parse_args(argv)
-    cpus = pin(args.cpu)
-    with target(args.url) as (url, kind):
-        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
-        print(
-            f"keyspace clear(): {args.rounds} rounds x 1 clear of {args.keys:,} keys; {kind} at"
-            f" {public_url(url)}{pinned}",
-            flush=True,
-        )
-        run_result = asyncio.run(run(url, args.rounds, args.keys, args.profile))
+    run_result, run_params = run_on_target(
+        args,
+        f"keyspace clear(): {args.rounds} rounds x 1 clear of {args.keys:,} keys;",
+        lambda url: asyncio.run(run(url, args.rounds, args.keys, args.profile)),
+    )
     parameters = {
         "rounds": args.rounds,
         "keys": args.keys,
         "profile": args.profile,
-        **run_parameters(args, cpus, kind, url),
+        **run_params,
     }
-    print(f"server: {run_result.server_version}")
-    if is_memory(url):
-        print("note: memory:// runs the embedded fakeredis; its timings are meaningless")
     print(comparison_tables(run_result.cases))
     print(baselines(run_result.cases))
     if run_result.profile is not None:
@@ -368,8 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases=run_result.cases,
         profile=None if run_result.profile is None else asdict(run_result.profile),
     )
-    write_json(args.json, document)
-    print(f"JSON written to {args.json}")
+    write_report(args.json, document)
     return 0
 
 

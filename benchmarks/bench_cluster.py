@@ -46,7 +46,7 @@ from _harness import (
     public_url,
     report,
     run_parameters,
-    write_json,
+    write_report,
 )
 from pydantic import TypeAdapter
 from redis.crc import key_slot
@@ -354,8 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"server: {version}")
     print(comparison_tables(results))
     print(baselines(results))
-    write_json(args.json, report("cluster", version, parameters, cases=results))
-    print(f"JSON written to {args.json}")
+    write_report(args.json, report("cluster", version, parameters, cases=results))
     return 0
 
 

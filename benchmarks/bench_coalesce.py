@@ -29,18 +29,14 @@ from _harness import (
     clients,
     delete_matching,
     evaluate_lineups,
-    is_memory,
     lineup_table,
-    pin,
     positive,
-    public_url,
     refuse_foreign_keys,
     report,
-    run_parameters,
+    run_on_target,
     server_version,
-    target,
     timed_async,
-    write_json,
+    write_report,
 )
 from pydantic import TypeAdapter
 
@@ -303,34 +299,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON report."""
     args = parse_args(argv)
-    cpus = pin(args.cpu)
-    with target(args.url) as (url, kind):
-        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
-        print(
-            f"keyspace coalesced reads: {args.rounds} rounds x {args.ops} gathers of"
-            f" {args.concurrency:,} gets, {args.lone_ops} lone gets; {kind} at"
-            f" {public_url(url)}{pinned}",
-            flush=True,
-        )
-        run_result = asyncio.run(run(url, args.rounds, args.ops, args.concurrency, args.lone_ops))
+    run_result, run_params = run_on_target(
+        args,
+        f"keyspace coalesced reads: {args.rounds} rounds x {args.ops} gathers of"
+        f" {args.concurrency:,} gets, {args.lone_ops} lone gets;",
+        lambda url: asyncio.run(run(url, args.rounds, args.ops, args.concurrency, args.lone_ops)),
+    )
     parameters = {
         "rounds": args.rounds,
         "ops_per_round": args.ops,
         "concurrency": args.concurrency,
         "small_fanout": SMALL_FANOUT if args.concurrency > SMALL_FANOUT else None,
         "lone_ops_per_round": args.lone_ops,
-        **run_parameters(args, cpus, kind, url),
+        **run_params,
     }
-    print(f"server: {run_result.server_version}")
-    if is_memory(url):
-        print("note: memory:// runs the embedded fakeredis; its timings are meaningless")
     print(lineup_table(run_result.lineups))
     print("x base, paired: time per operation (one gather, or one lone get) over the baseline's")
-    write_json(
+    write_report(
         args.json,
         report("coalesce", run_result.server_version, parameters, lineups=run_result.lineups),
     )
-    print(f"JSON written to {args.json}")
     return 0
 
 

@@ -29,17 +29,13 @@ from _harness import (
     clients,
     evaluate,
     format_table,
-    is_memory,
-    pin,
     positive,
-    public_url,
     report,
-    run_parameters,
+    run_on_target,
     server_version,
-    target,
     timed_async,
     timed_sync,
-    write_json,
+    write_report,
 )
 from pydantic import TypeAdapter
 
@@ -386,30 +382,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON report."""
     args = parse_args(argv)
-    cpus = pin(args.cpu)
-    with target(args.url) as (url, kind):
-        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
-        print(
-            f"keyspace vs raw redis-py: {args.rounds} rounds x {args.ops} ops, {kind} at"
-            f" {public_url(url)}{pinned}",
-            flush=True,
-        )
-        run_result = asyncio.run(run(url, args.rounds, args.ops))
+    run_result, run_params = run_on_target(
+        args,
+        f"keyspace vs raw redis-py: {args.rounds} rounds x {args.ops} ops,",
+        lambda url: asyncio.run(run(url, args.rounds, args.ops)),
+    )
     parameters = {
         "rounds": args.rounds,
         "ops_per_round": args.ops,
         "warmup_ops_per_side": args.ops,
-        **run_parameters(args, cpus, kind, url),
+        **run_params,
     }
-    print(f"server: {run_result.server_version}")
-    if is_memory(url):
-        print("note: memory:// runs the embedded fakeredis; its timings are meaningless")
     print(table(run_result.cases))
     print(binding_summary(run_result.cases))
-    write_json(
+    write_report(
         args.json, report("core", run_result.server_version, parameters, cases=run_result.cases)
     )
-    print(f"JSON written to {args.json}")
     return 0
 
 

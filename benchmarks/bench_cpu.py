@@ -33,7 +33,7 @@ from _harness import (
     pin,
     positive,
     report,
-    write_json,
+    write_report,
 )
 from pydantic import TypeAdapter
 
@@ -386,8 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "allowed_cpus": cpus,
         "target": "in-process stub",
     }
-    write_json(args.json, report("cpu", "in-process stub", parameters, cases=results))
-    print(f"JSON written to {args.json}")
+    write_report(args.json, report("cpu", "in-process stub", parameters, cases=results))
     return 0
 
 

@@ -37,19 +37,15 @@ from _harness import (
     delete_matching,
     dist_version,
     evaluate_lineups,
-    is_memory,
     lineup_table,
-    pin,
     positive,
-    public_url,
     refuse_foreign_keys,
     report,
-    run_parameters,
+    run_on_target,
     server_version,
-    target,
     timed_async,
     timed_sync,
-    write_json,
+    write_report,
 )
 from pydantic import BaseModel, TypeAdapter
 
@@ -567,16 +563,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON report."""
     args = parse_args(argv)
-    cpus = pin(args.cpu)
     left_out = [name for name in PEERS if name not in args.peers]
-    with target(args.url) as (url, kind):
-        pinned = "" if args.cpu is None else f", pinned to CPU {args.cpu}"
-        print(
-            f"keyspace vs raw redis-py and {', '.join(args.peers) or 'no peers'}: {args.rounds}"
-            f" rounds x {args.ops} ops, {kind} at {public_url(url)}{pinned}",
-            flush=True,
-        )
-        run_result = asyncio.run(run(url, args.rounds, args.ops, args.peers))
+    run_result, run_params = run_on_target(
+        args,
+        f"keyspace vs raw redis-py and {', '.join(args.peers) or 'no peers'}: {args.rounds}"
+        f" rounds x {args.ops} ops,",
+        lambda url: asyncio.run(run(url, args.rounds, args.ops, args.peers)),
+    )
     parameters = {
         "rounds": args.rounds,
         "ops_per_round": args.ops,
@@ -584,21 +577,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "peers": args.peers,
         "peers_left_out": left_out,
         "peer_versions": {name: dist_version(name) for name in args.peers},
-        **run_parameters(args, cpus, kind, url),
+        **run_params,
     }
-    print(f"server: {run_result.server_version}")
-    if is_memory(url):
-        print("note: memory:// runs the embedded fakeredis; its timings are meaningless")
     if left_out:
         print(f"left out (not installed or not asked for): {', '.join(left_out)}")
     print(lineup_table(run_result.lineups))
     print("x base, paired: time per operation over raw redis-py's of the same flavour")
     print(binding_summary(run_result.lineups))
-    write_json(
+    write_report(
         args.json,
         report("peers", run_result.server_version, parameters, lineups=run_result.lineups),
     )
-    print(f"JSON written to {args.json}")
     return 0
 
 

@@ -48,7 +48,7 @@ from _harness import (
     run_parameters,
     server_version,
     target,
-    write_json,
+    write_report,
 )
 from pydantic import BaseModel
 
@@ -359,8 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parameters,
         rows=run_result.rows,
     )
-    write_json(args.json, document)
-    print(f"JSON written to {args.json}")
+    write_report(args.json, document)
     return 0
 
 
