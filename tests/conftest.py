@@ -28,6 +28,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -65,6 +66,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "redis_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.redis_server)
+
+
+@pytest.fixture
+def no_redis_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests
+    (``pytestmark = pytest.mark.usefixtures("no_redis_env")`` in a module that reads settings)."""
+    for name in list(os.environ):
+        if name.upper().startswith("REDIS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")

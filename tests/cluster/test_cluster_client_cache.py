@@ -7,11 +7,9 @@ off the servers' ``INFO commandstats``.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -34,13 +32,7 @@ class Shop(Cluster, prefix="cc"):
     banner: Key[str] = "none"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("REDIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_redis_env")
 
 
 @pytest.fixture(autouse=True)

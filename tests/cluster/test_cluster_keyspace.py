@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,13 +139,7 @@ def write_calls(cluster: ClusterDeployment) -> dict[int, dict[str, int]]:
     return out
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("REDIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_redis_env")
 
 
 @pytest.fixture(params=["async", "sync"])

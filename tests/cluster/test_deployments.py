@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import ssl
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,13 +15,7 @@ from servers import SHARED_REDIS_PORT, ClusterDeployment, SentinelDeployment, TL
 KEYS = [f"key:{index}" for index in range(60)]
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("REDIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_redis_env")
 
 
 def keys_per_node(cluster: ClusterDeployment) -> dict[int, int]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 import redis
 
@@ -21,13 +18,7 @@ class Bank(Cluster, prefix="bank"):
     account: Account
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("REDIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_redis_env")
 
 
 async def test_repositories_keep_working_through_a_failover(

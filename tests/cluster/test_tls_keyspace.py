@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 import redis
 from pydantic import BaseModel
@@ -37,13 +34,7 @@ class Fleet(Cluster, prefix="fleet"):
     device: Device
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("REDIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_redis_env")
 
 
 @pytest.fixture

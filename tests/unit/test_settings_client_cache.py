@@ -7,8 +7,6 @@ behaviour against real servers is in ``tests/integration/test_client_cache.py`` 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +23,7 @@ from keyspace._client_cache import (
 )
 from keyspace._settings import RedisSettings, _SyncSentinelMaster
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No REDIS_* variable and no ``.env`` file leak in from the machine running the tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("REDIS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_redis_env")
 
 
 class Root(Cluster, prefix="root"):
