@@ -210,13 +210,25 @@ class _Member:
     after a failed lookup, which costs CPython 3.11 about eight times as much.
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("literal", "name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, node: ClusterNode) -> None:
         self.name = name
+        key = node.keys.get(name)
+        # The hot path, repo.user(1).age: a literal key of a cluster with parameters, whose
+        # bound handles are made afresh (static clusters cache what they navigate to).
+        fresh = key is not None and key.literal is not None and bool(node.own_params)
+        self.literal = key if fresh else None
 
     def __get__(self, handle: ClusterHandle | None, owner: type | None = None) -> Any:
-        return self if handle is None else handle._navigate(self.name)
+        if handle is None:
+            return self
+        key = self.literal
+        prefix = handle._prefix
+        if key is None or prefix is None:
+            return handle._navigate(self.name)
+        name = f"{prefix}:{key.literal}"
+        return handle._key_classes[key.spec.kind](key, prefix, name, handle._values, handle._rt)
 
 
 class ClusterHandle:
@@ -249,7 +261,7 @@ class ClusterHandle:
         made = node.handle_classes.get(cls)
         if made is None:
             members = {
-                name: _Member(name)
+                name: _Member(name, node)
                 for name in (*node.keys, *node.children)
                 if not hasattr(cls, name)
             }
@@ -269,11 +281,6 @@ class ClusterHandle:
                 return found
         node = self._node
         key = node.keys.get(name)
-        prefix = self._prefix
-        if key is not None and key.literal is not None and prefix is not None and node.own_params:
-            # The hot path, repo.user(1).age: a literal key of a freshly bound cluster.
-            name_ = f"{prefix}:{key.literal}" if prefix else key.literal
-            return self._key_classes[key.spec.kind](key, prefix, name_, self._values, self._rt)
         child = node.children.get(name) if key is None else None
         if key is None and child is None:
             raise AttributeError(
@@ -312,11 +319,10 @@ class ClusterHandle:
             # The common case, without the general checks: repo.user(1).
             param = node.own_params[0]
             text = param.render(args[0])
-            values = dict(self._values)
-            values[param.name] = text
-            own = affixes[0] + text + affixes[1]
+            values = {**self._values, param.name: text}
+            head, tail = affixes
             parent = self._parent_prefix
-            prefix = f"{parent}:{own}" if parent else own
+            prefix = f"{parent}:{head}{text}{tail}" if parent else f"{head}{text}{tail}"
             flavour = self._cluster_class
             made: type[ClusterHandle] = node.handle_classes.get(flavour) or flavour._for_node(node)
             return made(node, parent, prefix, values, self._rt)
