@@ -3,7 +3,7 @@
 Run ``python benchmarks/bench_clear.py --help``; ``benchmarks/README.md`` explains the method.
 
 ``repo.clear()`` of a root whose only child is the parameterized cluster ``user:{user_id}``
-finds the keys ``ksbench:user:{i}:age`` with SCAN (``MATCH ksbench:user:*:*``), keeps the names
+finds the keys ``ksbench:user:{i}:age`` with SCAN (``MATCH ksbench:user:*``), keeps the names
 its declaration can produce (a regular expression), and UNLINKs them in chunks. The raw side is
 what one writes by hand: SCAN ``MATCH ksbench:user:*`` with the same COUNT, then one pipeline of
 UNLINKs in chunks of the same size. Every operation clears a freshly written family (written

@@ -7,7 +7,7 @@ free ports of 127.0.0.1, joined with ``redis-cli --cluster create``, with the he
 use) and stops it at the end; ``--url redis+cluster://host:port,...`` measures a cluster you run.
 
 ``repo.clear()`` of a root whose only child is ``user:{user_id}`` scans every primary for
-``ksbench:user:*:*`` (redis-py's ``scan_iter``), keeps the names the declaration can produce and
+``ksbench:user:*`` (redis-py's ``scan_iter``), keeps the names the declaration can produce and
 UNLINKs them in chunks, each chunk split by slot and sent as one pipeline per node. The raw side
 is what one writes by hand for a cluster: on each primary in turn, SCAN ``MATCH ksbench:user:*``
 with the same COUNT, group the names by slot (a multi-key UNLINK must keep to one slot), and send
