@@ -83,7 +83,7 @@ class CoalescingExecutor(AsyncExecutor):
         """Run a one-round-trip operation; a one-command read joins this turn's batch."""
         if not isinstance(op, Call) or op.command[0] not in COALESCED_READS:
             return await super().call(op)
-        self.limits.check((op.command,))  # an oversized key fails its own caller only
+        self.limits.check_one(op.command)  # an oversized key fails its own caller only
         loop = asyncio.get_running_loop()
         if self._batch is not None:
             future: asyncio.Future[R] = loop.create_future()

@@ -141,6 +141,13 @@ def _shorten(arg: Any) -> str:
     return text if len(text) <= 60 else f"{text[:50]}...{text[-5:]} ({len(text)} chars)"
 
 
+def _vet_one(executor: AsyncExecutor | SyncExecutor, command: Command) -> None:
+    """:func:`_vet` for one command (a ``Call``), without building a sequence of one."""
+    executor.limits.check_one(command)
+    if executor.log_commands:
+        _log((command,))
+
+
 def _vet(executor: AsyncExecutor | SyncExecutor, commands: Sequence[Command]) -> None:
     """What every command goes through before it is sent: the size limits, then the log."""
     executor.limits.check(commands)
@@ -305,11 +312,8 @@ class AsyncExecutor(_Executor):
             op = publishing(op, self.writer)
         try:
             if isinstance(op, Call):  # error replies raise here; no need to look for them
-                command = op.command
-                self.limits.check_one(command)
-                if self.log_commands:
-                    _log((command,))
-                return op.parse(await self.client.execute_command(*command))
+                _vet_one(self, op.command)
+                return op.parse(await self.client.execute_command(*op.command))
             _vet(self, op.commands)
             return parse_reply(op, await self._pipeline(op.commands, op.atomic))
         except ResponseError as exc:
@@ -532,11 +536,8 @@ class SyncExecutor(_Executor):
             op = publishing(op, self.writer)
         try:
             if isinstance(op, Call):  # error replies raise here; no need to look for them
-                command = op.command
-                self.limits.check_one(command)
-                if self.log_commands:
-                    _log((command,))
-                return op.parse(self.client.execute_command(*command))  # type: ignore[no-untyped-call]
+                _vet_one(self, op.command)
+                return op.parse(self.client.execute_command(*op.command))  # type: ignore[no-untyped-call]
             _vet(self, op.commands)
             return parse_reply(op, self._pipeline(op.commands, op.atomic))
         except ResponseError as exc:

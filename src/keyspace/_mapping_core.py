@@ -199,7 +199,6 @@ class MappingCore(Generic[K, V]):
     _regex: re.Pattern[str]
     _canonical: bool
     _atomic: bool
-    _slot_of: Callable[[Any], int] | None
     _state_key: tuple[int, str, str]
 
     def __class_getitem__(cls, params: Any) -> Any:
@@ -257,7 +256,6 @@ class MappingCore(Generic[K, V]):
         self._canonical = param.annotation not in (None, str)
         # Redis Cluster refuses multi-slot transactions: send plain pipelines there.
         self._atomic = not getattr(executor, "cluster", False)
-        self._slot_of = None if self._atomic else slot_of  # clear() groups names by slot
         # expiring() and batch() state belongs to these keys on this client, so that every
         # view of them (each as_dict() call makes a new one) shares it.
         self._state_key = (id(getattr(executor, "client", executor)), head, tail)
@@ -720,7 +718,14 @@ class MappingCore(Generic[K, V]):
 
     def _flow_clear(self) -> Flow[int]:
         return self._flow_after_buffer(
-            plan.scan_unlink(self._pattern, self._accepts, self._count, self._chunk, self._slot_of)
+            # On Redis Cluster (no atomic batches there), UNLINKs keep to one slot each.
+            plan.scan_unlink(
+                self._pattern,
+                self._accepts,
+                self._count,
+                self._chunk,
+                None if self._atomic else slot_of,
+            )
         )
 
     def _pairs(self, other: Any, kwargs: Mapping[str, Any]) -> list[tuple[Any, Any]]:

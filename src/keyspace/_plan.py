@@ -400,7 +400,7 @@ def expiry_args(ms: int, seconds_word: str, ms_word: str) -> tuple[str, int]:
 
 def ex_px(ms: int) -> tuple[str, int]:
     """The expiry arguments of ``SET`` and ``GETEX``: ``EX`` seconds or ``PX`` milliseconds."""
-    return ("EX", ms // 1000) if ms % 1000 == 0 else ("PX", ms)
+    return expiry_args(ms, "EX", "PX")
 
 
 def truthy(reply: Any) -> bool:

@@ -465,11 +465,9 @@ class RedisSettings(BaseSettings):
             startup = [_SyncClusterNode(host, port) for host, port in nodes]
             # The sync cluster client takes no retry_on_error; its Retry already covers
             # connection errors and timeouts (the default supported errors).
-            if self.client_cache:
-                return CachingRedisCluster(
-                    startup_nodes=startup, retry=retry["retry"], **kwargs, **self._cache_kwargs()
-                )
-            return redis.RedisCluster(startup_nodes=startup, retry=retry["retry"], **kwargs)
+            cluster_class = CachingRedisCluster if self.client_cache else redis.RedisCluster
+            cache = self._cache_kwargs()
+            return cluster_class(startup_nodes=startup, retry=retry["retry"], **kwargs, **cache)
         if self.is_sentinel:
             sentinels, service, kwargs, sentinel_kwargs = self._sentinel_target()
             manager = _SyncSentinel(sentinels, sentinel_kwargs=sentinel_kwargs)

@@ -81,26 +81,19 @@ class StringOps(KeyHandle[T]):
         keepttl: bool = False,
     ) -> Call[bool]:
         name = self.key
-        if not (nx or xx or keepttl):  # the common case, built in one go
-            data = self._seal(value, name)
-            ms = self._ttl(ttl)
-            command = ("SET", name, data) if ms is None else ("SET", name, data, *plan.ex_px(ms))
-            return Call(command, plan.truthy, name, self._kind)
         if nx and xx:
             raise OptionsError(f"set {name!r}: nx and xx exclude each other")
         if keepttl and ttl is not INHERIT:
             raise OptionsError(f"set {name!r}: keepttl and ttl exclude each other")
-        parts: list[Any] = ["SET", name, self._seal(value, name)]
-        ms = None if keepttl else self._ttl(ttl)
+        data = self._seal(value, name)
         if keepttl:
-            parts.append("KEEPTTL")
-        elif ms is not None:
-            parts.extend(plan.ex_px(ms))
-        if nx:
-            parts.append("NX")
-        elif xx:
-            parts.append("XX")
-        return Call(tuple(parts), plan.truthy, name, self._kind)
+            expiry: tuple[Any, ...] = ("KEEPTTL",)
+        else:
+            ms = self._ttl(ttl)
+            expiry = () if ms is None else plan.ex_px(ms)
+        condition = ("NX",) if nx else ("XX",) if xx else ()
+        command = ("SET", name, data, *expiry, *condition)
+        return Call(command, plan.truthy, name, self._kind)
 
     def _op_raw(self) -> Call[bytes | None]:
         return Call(("GET", self.key), plan.as_bytes, self.key, self._kind)

@@ -145,7 +145,7 @@ class PythonRedisDict(RedisDict[K, V]):
         name = self._name(key)
         value = self._codec.validate(default)
         ms, _ = self._expiry(INHERIT)
-        expiry = () if ms is None else plan.expiry_args(ms, "EX", "PX")
+        expiry = () if ms is None else plan.ex_px(ms)
         [score] = _scores(1)
         commands: tuple[Command, ...] = (
             ("SET", name, self._codec.dump(value), "NX", *expiry),
